@@ -1,0 +1,143 @@
+//! A virtual user: one store and one component instance.
+
+use std::time::Instant;
+
+use loadwit_metrics::{IterationOutcome, Sample};
+use wasmtime::Store;
+
+use crate::error::RunError;
+use crate::host::{Bindings, VuContext, VuState};
+use crate::sandbox::Sandbox;
+
+/// One VU. Its [`VuContext`] (identity, connections, samples) outlives any
+/// one instance: after a trap the instance is replaced, the context kept.
+pub(crate) struct Vu {
+    store: Store<VuState>,
+    bindings: Bindings,
+}
+
+/// How one iteration ended, as far as the VU's future is concerned.
+pub(crate) enum Ended {
+    /// The instance can run another iteration.
+    Reusable,
+    /// The guest trapped; the instance must be replaced.
+    Trapped,
+}
+
+impl Vu {
+    pub(crate) async fn new(sandbox: &Sandbox, context: VuContext) -> Result<Self, RunError> {
+        let (store, bindings) = sandbox
+            .instantiate(VuState::new(context))
+            .await
+            .map_err(|e| RunError::Instantiate(format!("{e:#}")))?;
+        Ok(Self { store, bindings })
+    }
+
+    /// A fresh instance for this VU, keeping its context. The old instance
+    /// is freed first so a full pool has room for the new one.
+    pub(crate) async fn replace(self, sandbox: &Sandbox) -> Result<Self, RunError> {
+        let context = self.store.into_data().into_context();
+        Self::new(sandbox, context).await
+    }
+
+    pub(crate) fn context(&mut self) -> &mut VuContext {
+        &mut self.store.data_mut().context
+    }
+
+    /// Runs one iteration of `exec` and records how it went.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future mid-iteration leaves the instance unusable; the
+    /// caller must then record the interruption with [`Vu::interrupted`]
+    /// and drop the VU.
+    pub(crate) async fn iterate(&mut self, exec: &str, data: &[u8]) -> Ended {
+        let started = Instant::now();
+        self.store.data_mut().guest_since = started;
+        let result = self.bindings.call_run(&mut self.store, exec, data).await;
+        let duration = started.elapsed();
+
+        let (outcome, ended) = match result {
+            Ok(Ok(())) => (IterationOutcome::Completed, Ended::Reusable),
+            Ok(Err(message)) => (IterationOutcome::Failed(message), Ended::Reusable),
+            Err(trap) => (
+                IterationOutcome::Failed(trap_message(&trap)),
+                Ended::Trapped,
+            ),
+        };
+        if let IterationOutcome::Failed(message) = &outcome {
+            tracing::debug!(vu = self.context().id, %message, "iteration failed");
+        }
+        self.finish_iteration(duration, outcome);
+        ended
+    }
+
+    /// Records an iteration cut short by a hard stop.
+    pub(crate) fn interrupted(&mut self, started: Instant) {
+        self.finish_iteration(started.elapsed(), IterationOutcome::Interrupted);
+    }
+
+    fn finish_iteration(&mut self, duration: std::time::Duration, outcome: IterationOutcome) {
+        let context = self.context();
+        let tags = context.tags.clone();
+        context.recorder.record(Sample::Iteration {
+            tags,
+            duration,
+            outcome,
+        });
+        context.iteration += 1;
+        context.recorder.flush();
+    }
+
+    /// Calls `options`, `setup` or `teardown`: the exports a single
+    /// instance runs outside the iteration loop.
+    pub(crate) async fn call_options(&mut self) -> Result<String, RunError> {
+        self.bindings
+            .call_options(&mut self.store)
+            .await
+            .map_err(|trap| guest_error("options", &trap))
+    }
+
+    pub(crate) async fn call_setup(&mut self) -> Result<Vec<u8>, RunError> {
+        let result = self.bindings.call_setup(&mut self.store).await;
+        self.context().recorder.flush();
+        match result {
+            Ok(Ok(data)) => Ok(data),
+            Ok(Err(message)) => Err(RunError::Guest {
+                export: "setup",
+                message,
+            }),
+            Err(trap) => Err(guest_error("setup", &trap)),
+        }
+    }
+
+    pub(crate) async fn call_teardown(&mut self, data: &[u8]) -> Result<(), RunError> {
+        let result = self.bindings.call_teardown(&mut self.store, data).await;
+        self.context().recorder.flush();
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(RunError::Guest {
+                export: "teardown",
+                message,
+            }),
+            Err(trap) => Err(guest_error("teardown", &trap)),
+        }
+    }
+}
+
+fn guest_error(export: &'static str, trap: &wasmtime::Error) -> RunError {
+    RunError::Guest {
+        export,
+        message: trap_message(trap),
+    }
+}
+
+/// What trapped, without the wasm backtrace (which goes to the debug log):
+/// the trap code when wasmtime raised one, else the innermost cause.
+fn trap_message(trap: &wasmtime::Error) -> String {
+    tracing::debug!(trap = format!("{trap:?}"), "guest trapped");
+    match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(code) => code.to_string(),
+        None => format!("trap: {}", trap.root_cause()),
+    }
+}

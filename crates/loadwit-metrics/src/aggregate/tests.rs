@@ -1,0 +1,211 @@
+use std::time::Duration;
+
+use super::failures::clip;
+use super::*;
+use crate::sample::HttpTimings;
+
+fn http(name: &str, status: &str, failed: bool, ms: u64) -> Sample {
+    let tags = TagSet::new([("name", name), ("method", "GET"), ("status", status)]);
+    let timings = HttpTimings {
+        duration: Duration::from_millis(ms),
+        waiting: Duration::from_millis(ms),
+        ..HttpTimings::default()
+    };
+    Sample::Http {
+        tags,
+        timings,
+        failed,
+        sent: 100,
+        received: 1_000,
+    }
+}
+
+fn check(name: &str, passed: bool) -> Sample {
+    Sample::Check {
+        tags: TagSet::new([("check", name)]),
+        passed,
+    }
+}
+
+fn iteration(outcome: IterationOutcome) -> Sample {
+    Sample::Iteration {
+        tags: TagSet::new([("scenario", "default")]),
+        duration: Duration::from_millis(10),
+        outcome,
+    }
+}
+
+#[test]
+fn http_samples_feed_every_http_metric() {
+    let mut agg = Aggregate::new();
+    agg.add_all(&[http("/a", "200", false, 5), http("/b", "404", true, 7)]);
+
+    let Some(MetricValue::Counter { sum }) = agg.metric(Builtin::HttpReqs) else {
+        panic!("http_reqs is a counter");
+    };
+    assert_eq!(sum, 2.0);
+    let failed = agg.metric(Builtin::HttpReqFailed).unwrap();
+    assert!(matches!(
+        failed,
+        MetricValue::Rate {
+            passes: 1,
+            total: 2
+        }
+    ));
+    let Some(MetricValue::Counter { sum }) = agg.metric(Builtin::DataReceived) else {
+        panic!("data_received is a counter");
+    };
+    assert_eq!(sum, 2_000.0);
+    let Some(MetricValue::Trend(trend)) = agg.metric(Builtin::HttpReqDuration) else {
+        panic!("http_req_duration is a trend");
+    };
+    assert_eq!(trend.count(), 2);
+    assert_eq!(trend.max(), Duration::from_millis(7));
+    assert!(agg.metric(Builtin::Vus).is_none());
+}
+
+#[test]
+fn filters_select_series_and_expected_response() {
+    let mut agg = Aggregate::new();
+    agg.add_all(&[http("/a", "200", false, 5), http("/b", "404", true, 7)]);
+
+    let Some(MetricValue::Trend(ok)) =
+        agg.metric_matching(Builtin::HttpReqDuration, &[("expected_response", "true")])
+    else {
+        panic!("expected responses exist");
+    };
+    assert_eq!(ok.max(), Duration::from_millis(5));
+    let b = agg.metric_matching(Builtin::HttpReqs, &[("name", "/b")]);
+    assert!(matches!(b, Some(MetricValue::Counter { sum }) if sum == 1.0));
+    assert!(
+        agg.metric_matching(Builtin::HttpReqs, &[("name", "/c")])
+            .is_none()
+    );
+
+    let series = agg.series(Builtin::HttpReqs);
+    assert_eq!(series.len(), 2);
+    let a = series
+        .iter()
+        .find(|(tags, _)| tags.get("name") == Some("/a"));
+    assert_eq!(
+        a.and_then(|(tags, _)| tags.get("expected_response")),
+        Some("true")
+    );
+}
+
+#[test]
+fn iterations_count_completed_and_failed_but_not_interrupted() {
+    let mut agg = Aggregate::new();
+    agg.add_all(&[
+        iteration(IterationOutcome::Completed),
+        iteration(IterationOutcome::Failed("boom".into())),
+        iteration(IterationOutcome::Failed("boom".into())),
+        iteration(IterationOutcome::Interrupted),
+    ]);
+    let iterations = agg.metric(Builtin::Iterations);
+    assert!(matches!(iterations, Some(MetricValue::Counter { sum }) if sum == 3.0));
+    assert_eq!(agg.interrupted_iterations(), 1);
+    assert_eq!(agg.failed_iterations().messages(), [("boom", 2)]);
+}
+
+#[test]
+fn checks_group_by_name_in_first_seen_order() {
+    let mut agg = Aggregate::new();
+    agg.add_all(&[
+        check("zeta", true),
+        check("alpha", false),
+        check("zeta", false),
+    ]);
+    let checks = agg.checks();
+    assert_eq!(checks[0].name, "zeta");
+    assert_eq!((checks[0].passes, checks[0].fails), (1, 1));
+    assert_eq!(checks[1].name, "alpha");
+}
+
+#[test]
+fn gauges_keep_last_min_and_max() {
+    let mut agg = Aggregate::new();
+    for value in [5.0, 20.0, 10.0] {
+        agg.add(&Sample::Gauge {
+            metric: Builtin::Vus,
+            tags: TagSet::default(),
+            value,
+        });
+    }
+    let vus = agg.metric(Builtin::Vus);
+    assert!(matches!(
+        vus,
+        Some(MetricValue::Gauge { last, min, max }) if last == 10.0 && min == 5.0 && max == 20.0
+    ));
+}
+
+#[test]
+fn requests_group_by_name_method_and_outcome() {
+    let mut agg = Aggregate::new();
+    let refused = TagSet::new([
+        ("name", "/login"),
+        ("method", "POST"),
+        ("status", "0"),
+        ("error_code", "connection-refused"),
+    ]);
+    agg.add_all(&[
+        http("/a", "200", false, 1),
+        http("/a", "200", false, 1),
+        Sample::Http {
+            tags: refused,
+            timings: HttpTimings::default(),
+            failed: true,
+            sent: 0,
+            received: 0,
+        },
+    ]);
+    let rows = agg.requests_by_name();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].outcome, RequestOutcome::Status(200));
+    assert_eq!(rows[0].count, 2);
+    let error = RequestOutcome::Error("connection-refused".into());
+    assert_eq!((rows[1].outcome.clone(), rows[1].failed), (error, 1));
+}
+
+#[test]
+fn failure_log_is_bounded_but_total_is_exact() {
+    let mut log = FailureLog::default();
+    for i in 0..(MAX_FAILURE_MESSAGES + 5) {
+        log.record(&format!("error {i}"));
+    }
+    log.record("error 0");
+    assert_eq!(log.messages().len(), MAX_FAILURE_MESSAGES);
+    assert_eq!(log.messages()[0], ("error 0", 2));
+    assert_eq!(log.other(), 5);
+    assert_eq!(log.total(), MAX_FAILURE_MESSAGES as u64 + 6);
+
+    let long = "é".repeat(MAX_FAILURE_MESSAGE_LEN);
+    assert!(clip(&long).len() <= MAX_FAILURE_MESSAGE_LEN);
+}
+
+#[test]
+fn merge_sums_counts_and_keeps_the_later_gauge() {
+    let vus = |value| Sample::Gauge {
+        metric: Builtin::Vus,
+        tags: TagSet::default(),
+        value,
+    };
+    let mut a = Aggregate::new();
+    a.add_all(&[http("/a", "200", false, 1), check("ok", true), vus(3.0)]);
+    let mut b = Aggregate::new();
+    b.add_all(&[http("/a", "500", true, 2), check("ok", false), vus(1.0)]);
+    b.add(&iteration(IterationOutcome::Failed("x".into())));
+
+    a.merge(&b);
+    let failed = a.metric(Builtin::HttpReqFailed);
+    assert!(matches!(
+        failed,
+        Some(MetricValue::Rate {
+            passes: 1,
+            total: 2
+        })
+    ));
+    assert_eq!((a.checks()[0].passes, a.checks()[0].fails), (1, 1));
+    assert!(matches!(a.metric(Builtin::Vus), Some(MetricValue::Gauge { last, .. }) if last == 1.0));
+    assert_eq!(a.failed_iterations().total(), 1);
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: real components, a real demo shop on 127.0.0.1, and
+//! the `loadwit` binary as a real process.
+
+mod bad_input;
+mod flagship;
+mod support;
