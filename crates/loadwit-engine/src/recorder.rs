@@ -2,11 +2,13 @@
 //!
 //! A VU records into its own [`Recorder`] with no lock and no channel
 //! operation per sample; the buffer travels to the aggregator as one batch
-//! at the end of each iteration, or sooner when it fills. One aggregator
-//! thread owns the [`Aggregate`], so histograms are never shared.
+//! when it fills, or at the end of an iteration once [`FLUSH_EVERY`] has
+//! passed, so a fast loop does not wake the aggregator per iteration. One
+//! aggregator thread owns the [`Aggregate`], so histograms are never shared.
 
 use std::mem;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use loadwit_metrics::{Aggregate, Sample};
 use tokio::sync::mpsc;
@@ -14,12 +16,16 @@ use tokio::sync::mpsc;
 /// A batch this large is sent even mid-iteration, bounding VU memory.
 const FLUSH_AT: usize = 256;
 
+/// How stale a VU's samples may get before an iteration's end sends them.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
 /// A VU's sample buffer. Dropping it flushes what it holds.
 pub(crate) struct Recorder {
     buffer: Vec<Sample>,
     /// `None` for instances whose samples count nowhere (the `options`
     /// probe).
     sink: Option<mpsc::UnboundedSender<Vec<Sample>>>,
+    flushed_at: Instant,
 }
 
 impl Recorder {
@@ -28,12 +34,21 @@ impl Recorder {
         Self {
             buffer: Vec::new(),
             sink: None,
+            flushed_at: Instant::now(),
         }
     }
 
     pub(crate) fn record(&mut self, sample: Sample) {
         self.buffer.push(sample);
         if self.buffer.len() >= FLUSH_AT {
+            self.flush();
+        }
+    }
+
+    /// Flushes if the buffered samples have waited long enough; called at
+    /// the end of each iteration.
+    pub(crate) fn flush_if_due(&mut self) {
+        if self.flushed_at.elapsed() >= FLUSH_EVERY {
             self.flush();
         }
     }
@@ -47,6 +62,7 @@ impl Recorder {
         if self.buffer.is_empty() {
             return;
         }
+        self.flushed_at = Instant::now();
         let batch = mem::replace(&mut self.buffer, Vec::with_capacity(FLUSH_AT / 4));
         // The aggregator outlives every recorder; a closed channel means
         // the run is being torn down and the samples have nowhere to go.
@@ -86,6 +102,7 @@ impl Aggregator {
         Recorder {
             buffer: Vec::with_capacity(FLUSH_AT / 4),
             sink: Some(self.sink.clone()),
+            flushed_at: Instant::now(),
         }
     }
 

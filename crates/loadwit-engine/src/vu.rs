@@ -86,7 +86,7 @@ impl Vu {
             outcome,
         });
         context.iteration += 1;
-        context.recorder.flush();
+        context.recorder.flush_if_due();
     }
 
     /// Calls `options`, `setup` or `teardown`: the exports a single
