@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Why a component could not become a runnable scenario.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read `{path}`: {source}")]
+    #[error("cannot read `{path}`")]
     Read {
         path: PathBuf,
         source: std::io::Error,

@@ -30,7 +30,7 @@
 //!         let base = env_or("BASE_URL", "http://127.0.0.1:3000");
 //!         let res = http::get(format!("{base}/api/catalog/products"))
 //!             .query("limit", "20")
-//!             .name("GET /api/catalog/products")
+//!             .name("/api/catalog/products")
 //!             .send();
 //!         check::status(&res, "products ok", 200);
 //!
