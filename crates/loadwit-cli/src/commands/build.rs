@@ -130,8 +130,7 @@ fn build_rust(dir: &Path, out: &Path) -> anyhow::Result<()> {
         .filter_map(|file| file.as_str().map(PathBuf::from))
         .find(|file| file.extension().is_some_and(|ext| ext == "wasm"))
         .context("cargo built no `.wasm`; is the crate a `cdylib`?")?;
-    std::fs::copy(&artifact, out)
-        .with_context(|| format!("cannot write `{}`", out.display()))?;
+    std::fs::copy(&artifact, out).with_context(|| format!("cannot write `{}`", out.display()))?;
     Ok(())
 }
 
@@ -156,7 +155,10 @@ fn build_python(dir: &Path, out: &Path) -> anyhow::Result<()> {
 
 fn build_js(dir: &Path, out: &Path) -> anyhow::Result<()> {
     let sdk = home().join("sdk/js");
-    if !sdk.join("node_modules/@bytecodealliance/componentize-js").is_dir() {
+    if !sdk
+        .join("node_modules/@bytecodealliance/componentize-js")
+        .is_dir()
+    {
         bail!(
             "componentize-js is not installed in `{}`; run `npm ci` there",
             sdk.display()
@@ -185,7 +187,10 @@ fn tool(command: &mut Command, name: &str, install: &str) -> anyhow::Result<Vec<
         Err(error) => return Err(error).with_context(|| format!("cannot run `{name}`")),
     };
     if !output.status.success() {
-        bail!("`{name}` failed ({}); see its messages above", output.status);
+        bail!(
+            "`{name}` failed ({}); see its messages above",
+            output.status
+        );
     }
     Ok(output.stdout)
 }

@@ -34,8 +34,14 @@ pub struct NewArgs {
 type Template = (&'static str, &'static str);
 
 const RUST: &[Template] = &[
-    ("Cargo.toml", include_str!("../../templates/rust/Cargo.toml")),
-    ("src/lib.rs", include_str!("../../templates/rust/src/lib.rs")),
+    (
+        "Cargo.toml",
+        include_str!("../../templates/rust/Cargo.toml"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../templates/rust/src/lib.rs"),
+    ),
 ];
 const PYTHON: &[Template] = &[("main.py", include_str!("../../templates/python/main.py"))];
 const JS: &[Template] = &[("main.js", include_str!("../../templates/js/main.js"))];
