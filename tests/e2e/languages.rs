@@ -246,3 +246,40 @@ fn build_names_what_it_cannot_build() -> TestResult {
     assert!(result.stderr.contains("loadwit new"), "{result}");
     Ok(())
 }
+
+#[test]
+fn build_names_the_missing_toolchain_and_how_to_install_it() -> TestResult {
+    let dir = scratch("build_missing_tool");
+    let project = dir.join("lonely");
+    let result = run(loadwit()
+        .arg("new")
+        .arg(&project)
+        .args(["--lang", "python"]));
+    assert_eq!(result.code, 0, "{result}");
+
+    let result = run(loadwit().arg("build").arg(&project).env("PATH", &dir));
+    assert_eq!(result.code, 107, "{result}");
+    assert!(
+        result
+            .stderr
+            .contains("`componentize-py` is not installed; install it from PyPI"),
+        "{result}"
+    );
+    Ok(())
+}
+
+#[test]
+fn new_rejects_a_bad_name_and_an_existing_directory() -> TestResult {
+    let dir = scratch("new_bad_name");
+    let result = run(loadwit().arg("new").arg(dir.join("9lives")));
+    assert_eq!(result.code, 104, "{result}");
+    assert!(
+        result.stderr.contains("not a valid project `NAME`"),
+        "{result}"
+    );
+
+    let result = run(loadwit().arg("new").arg(&dir));
+    assert_eq!(result.code, 104, "{result}");
+    assert!(result.stderr.contains("already exists"), "{result}");
+    Ok(())
+}
