@@ -43,16 +43,23 @@ export const __ENV = new Proxy(
   { get: (_, key) => (typeof key === "string" ? runtime.env(key) : undefined) },
 );
 
-/** This VU's number, from 1, and its iteration count, from 0, as in k6's `exec`. */
+/**
+ * k6's `exec` module, in part: `exec.vu.idInTest` (from 1),
+ * `exec.vu.iterationInScenario` (from 0) and `exec.scenario.name`.
+ */
 export const exec = {
-  get vu() {
-    return runtime.vuId();
+  vu: {
+    get idInTest() {
+      return runtime.vuId();
+    },
+    get iterationInScenario() {
+      return Number(runtime.iteration());
+    },
   },
-  get iteration() {
-    return Number(runtime.iteration());
-  },
-  get scenario() {
-    return runtime.scenario();
+  scenario: {
+    get name() {
+      return runtime.scenario();
+    },
   },
 };
 
