@@ -3,4 +3,5 @@
 
 mod bad_input;
 mod flagship;
+mod languages;
 mod support;

@@ -17,7 +17,7 @@ pub fn root() -> PathBuf {
 
 /// The directory the guest components build into: beside the host's
 /// target directory, so cargo's lock on the host build is not contended.
-fn guest_target_dir() -> PathBuf {
+pub fn guest_target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
     // target/<profile>/deps/e2e-<hash>
     let target = exe

@@ -213,6 +213,7 @@ async fn make_vus(
     shared: &Shared,
     aggregator: &Aggregator,
 ) -> Result<Vec<Vec<Vu>>, RunError> {
+    let started = Instant::now();
     let mut next_id = 1_u32;
     let mut all = Vec::with_capacity(plan.scenarios.len());
     for scenario in &plan.scenarios {
@@ -237,6 +238,11 @@ async fn make_vus(
         }
         all.push(vus);
     }
+    tracing::info!(
+        vus = next_id - 1,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "virtual users created"
+    );
     Ok(all)
 }
 

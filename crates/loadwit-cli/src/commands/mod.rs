@@ -1,5 +1,8 @@
 //! One module per subcommand.
 
+mod build;
+mod inspect;
+mod new;
 mod run;
 
 use clap::Subcommand;
@@ -9,11 +12,17 @@ use crate::exit::ExitCode;
 #[derive(Subcommand)]
 pub enum Command {
     Run(run::RunArgs),
+    New(new::NewArgs),
+    Build(build::BuildArgs),
+    Inspect(inspect::InspectArgs),
 }
 
 /// Runs the command and returns how the process should exit.
 pub fn dispatch(command: Command) -> ExitCode {
     match command {
         Command::Run(args) => run::run(args),
+        Command::New(args) => new::run(args),
+        Command::Build(args) => build::run(args),
+        Command::Inspect(args) => inspect::run(args),
     }
 }

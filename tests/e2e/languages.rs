@@ -1,0 +1,285 @@
+//! Scenarios in Rust, Python and JavaScript: the same flagship in each
+//! language does the same work, and `loadwit new`, `build` and `run`
+//! work for each.
+//!
+//! The Python and JavaScript guests are built from source here with
+//! `loadwit build` (componentize-py and componentize-js, which `.ci/run`
+//! installs), once per test process.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use loadwit_shop::ShopConfig;
+use serde_json::Value;
+
+use crate::support::{
+    Shop, TestResult, guest, guest_target_dir, loadwit, number, read_json, root, run, scratch,
+};
+
+/// The shop routes each flagship path visits, as request names.
+const BROWSE: [&str; 3] = [
+    "/api/catalog/products",
+    "/api/catalog/categories",
+    "/api/search",
+];
+const MEMBERS: [&str; 3] = ["/api/auth/login", "/api/orders", "/api/auth/me"];
+
+/// VUs and iterations per VU of each of the two scenarios below.
+const VUS: u64 = 3;
+const ITERATIONS: u64 = 4;
+
+/// Two exact scenarios: one where nobody signs in, one where everybody
+/// does, so every request name has a known count in every language.
+fn both_paths_config() -> String {
+    let scenario = |share: &str| {
+        format!(
+            r#"{{"executor": "per-vu-iterations", "vus": {VUS}, "iterations": {ITERATIONS},
+                "env": {{"AUTH_SHARE": "{share}"}}}}"#
+        )
+    };
+    format!(
+        r#"{{"scenarios": {{"browse": {}, "members": {}}}}}"#,
+        scenario("0"),
+        scenario("1")
+    )
+}
+
+/// Builds the project in `dir` with `loadwit build` into `out`.
+fn build(dir: &Path, out: &Path) -> PathBuf {
+    let result = run(loadwit().arg("build").arg(dir).arg("--out").arg(out));
+    assert_eq!(
+        result.code,
+        0,
+        "`loadwit build {}` failed; are componentize-py and `npm ci` in sdk/js installed? {result}",
+        dir.display()
+    );
+    out.to_owned()
+}
+
+fn built_flagship(lang: &str, cell: &'static OnceLock<PathBuf>) -> PathBuf {
+    cell.get_or_init(|| {
+        let dir = guest_target_dir().join("languages");
+        std::fs::create_dir_all(&dir).expect("a directory for built guests");
+        build(
+            &root().join("guest-examples").join(lang).join("shop-stress"),
+            &dir.join(format!("shop_stress_{lang}.wasm")),
+        )
+    })
+    .clone()
+}
+
+fn python_flagship() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    built_flagship("python", &BUILT)
+}
+
+fn js_flagship() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    built_flagship("js", &BUILT)
+}
+
+/// What one language's run did: requests per name and status, and
+/// passes and fails per check.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    requests: BTreeMap<String, (u64, u64)>,
+    checks: BTreeMap<String, (u64, u64)>,
+}
+
+impl Outcome {
+    fn of(json: &Value) -> Self {
+        let requests = json["requests_by_name"]
+            .as_array()
+            .expect("a breakdown")
+            .iter()
+            .map(|row| {
+                let name = row["name"].as_str().expect("a name").to_owned();
+                let status = row["status"].as_u64().expect("a status");
+                (name, (status, row["count"].as_u64().expect("a count")))
+            })
+            .collect();
+        let checks = json["root_group"]["checks"]
+            .as_object()
+            .expect("checks")
+            .iter()
+            .map(|(name, check)| {
+                let count = |key: &str| check[key].as_u64().expect("a check count");
+                (name.clone(), (count("passes"), count("fails")))
+            })
+            .collect();
+        Self { requests, checks }
+    }
+}
+
+fn run_flagship(wasm: &Path, test: &str) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let shop = Shop::start(ShopConfig::default());
+    let dir = scratch(test);
+    let export = dir.join("summary.json");
+    let config = dir.join("options.json");
+    std::fs::write(&config, both_paths_config())?;
+
+    let result = run(loadwit()
+        .arg("run")
+        .arg(wasm)
+        .arg("--config")
+        .arg(&config)
+        .arg("--summary-export")
+        .arg(&export)
+        .args(["-e", &format!("BASE_URL={}", shop.url())])
+        .args(["-e", "THINK_MIN=0", "-e", "THINK_MAX=0"]));
+    assert_eq!(result.code, 0, "{}: {result}", wasm.display());
+
+    let json = read_json(&export);
+    let requests = 2 * VUS * ITERATIONS * 3;
+    assert_eq!(number(&json, "/metrics/http_reqs/count") as u64, requests);
+    assert_eq!(shop.shop.stats().total(), requests, "{}", wasm.display());
+    Ok(Outcome::of(&json))
+}
+
+#[test]
+fn flagships_in_three_languages_do_the_same_work() -> TestResult {
+    // Build the Python and JavaScript guests side by side: each takes
+    // tens of seconds.
+    let (python, js) = std::thread::scope(|scope| {
+        let python = scope.spawn(python_flagship);
+        let js = scope.spawn(js_flagship);
+        (python.join(), js.join())
+    });
+    let guests = [
+        ("rust", guest("shop_stress")),
+        ("python", python.expect("the Python build")),
+        ("js", js.expect("the JavaScript build")),
+    ];
+
+    let per_name = VUS * ITERATIONS;
+    let expected = Outcome {
+        requests: BROWSE
+            .iter()
+            .chain(&MEMBERS)
+            .map(|name| (name.to_string(), (200, per_name)))
+            .collect(),
+        checks: [
+            "products ok",
+            "categories ok",
+            "search ok",
+            "login ok",
+            "orders ok",
+            "me ok",
+        ]
+        .iter()
+        .map(|name| (name.to_string(), (per_name, 0)))
+        .collect(),
+    };
+    for (lang, wasm) in guests {
+        let outcome = run_flagship(&wasm, &format!("flagship_{lang}"))?;
+        assert_eq!(outcome, expected, "{lang} differs from the expected run");
+    }
+    Ok(())
+}
+
+#[test]
+fn inspect_names_world_exports_and_options() -> TestResult {
+    let result = run(loadwit().arg("inspect").arg(python_flagship()));
+    assert_eq!(result.code, 0, "{result}");
+    for wanted in [
+        "world    loadwit:scenario@0.1.0",
+        "exports  options, setup, run, teardown",
+        "default: 20 VUs for 30s, constant-vus",
+        "http_req_failed",
+        "size     18 MB",
+    ] {
+        assert!(result.stdout.contains(wanted), "no `{wanted}`: {result}");
+    }
+    Ok(())
+}
+
+#[test]
+fn new_then_build_then_run_works_in_every_language() -> TestResult {
+    let shop = Shop::start(ShopConfig::default());
+    let dir = scratch("new_build_run");
+    for lang in ["rust", "python", "js"] {
+        let project = dir.join(format!("browse-{lang}"));
+        let result = run(loadwit().arg("new").arg(&project).args(["--lang", lang]));
+        assert_eq!(result.code, 0, "{result}");
+
+        // Rust projects reuse the guests' target directory, so the SDK's
+        // dependencies are compiled once.
+        let result = run(loadwit()
+            .arg("build")
+            .arg(&project)
+            .env("CARGO_TARGET_DIR", guest_target_dir()));
+        assert_eq!(result.code, 0, "{lang}: {result}");
+        let wasm = project.join(format!("browse_{lang}.wasm"));
+        assert!(
+            result.stdout.contains(&wasm.display().to_string()),
+            "{result}"
+        );
+
+        let export = project.join("summary.json");
+        let result = run(loadwit()
+            .arg("run")
+            .arg(&wasm)
+            .args(["--vus", "2", "--iterations", "4"])
+            .arg("--summary-export")
+            .arg(&export)
+            .args(["-e", &format!("BASE_URL={}", shop.url())]));
+        assert_eq!(result.code, 0, "{lang}: {result}");
+        let json = read_json(&export);
+        assert_eq!(number(&json, "/metrics/http_reqs/count"), 8.0, "{lang}");
+        assert_eq!(number(&json, "/metrics/checks/passes"), 8.0, "{lang}");
+        assert_eq!(number(&json, "/metrics/checks/fails"), 0.0, "{lang}");
+    }
+    assert_eq!(shop.shop.stats().total(), 3 * 8);
+    Ok(())
+}
+
+#[test]
+fn build_names_what_it_cannot_build() -> TestResult {
+    let dir = scratch("build_empty");
+    let result = run(loadwit().arg("build").arg(&dir));
+    assert_eq!(result.code, 107, "{result}");
+    assert!(
+        result.stderr.contains("holds no scenario project"),
+        "{result}"
+    );
+    assert!(result.stderr.contains("loadwit new"), "{result}");
+    Ok(())
+}
+
+#[test]
+fn build_names_the_missing_toolchain_and_how_to_install_it() -> TestResult {
+    let dir = scratch("build_missing_tool");
+    let project = dir.join("lonely");
+    let result = run(loadwit()
+        .arg("new")
+        .arg(&project)
+        .args(["--lang", "python"]));
+    assert_eq!(result.code, 0, "{result}");
+
+    let result = run(loadwit().arg("build").arg(&project).env("PATH", &dir));
+    assert_eq!(result.code, 107, "{result}");
+    assert!(
+        result
+            .stderr
+            .contains("`componentize-py` is not installed; install it from PyPI"),
+        "{result}"
+    );
+    Ok(())
+}
+
+#[test]
+fn new_rejects_a_bad_name_and_an_existing_directory() -> TestResult {
+    let dir = scratch("new_bad_name");
+    let result = run(loadwit().arg("new").arg(dir.join("9lives")));
+    assert_eq!(result.code, 104, "{result}");
+    assert!(
+        result.stderr.contains("not a valid project `NAME`"),
+        "{result}"
+    );
+
+    let result = run(loadwit().arg("new").arg(&dir));
+    assert_eq!(result.code, 104, "{result}");
+    assert!(result.stderr.contains("already exists"), "{result}");
+    Ok(())
+}
