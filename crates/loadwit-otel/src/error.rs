@@ -1,0 +1,25 @@
+//! Errors of starting the exporter.
+
+/// Why [`Otel::start`](crate::Otel::start) could not start exporting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Export was requested without a collector address.
+    #[error("`OTEL_EXPORTER_OTLP_ENDPOINT` is not set; give `--otlp-endpoint` or the variable")]
+    NoEndpoint,
+    /// The endpoint is not an `http://` or `https://` URL.
+    #[error(
+        "invalid `OTEL_EXPORTER_OTLP_ENDPOINT` value `{0}`; expected a URL such as `http://localhost:4318`"
+    )]
+    Endpoint(String),
+    /// A header name or value cannot be sent.
+    #[error(
+        "invalid `OTEL_EXPORTER_OTLP_HEADERS` entry `{0}`; names must be HTTP tokens and values visible ASCII"
+    )]
+    Header(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the OTLP HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// The export thread could not be started.
+    #[error("cannot start the OTLP export thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
