@@ -10,14 +10,17 @@
 //! | --- | --- | --- |
 //! | counter | monotonic `Sum` | the count, or bytes for data counters |
 //! | gauge | `Gauge` | the latest reading |
-//! | rate | `Gauge`, unit `1` | passes / total over the point's window |
+//! | rate | `Gauge`, unit `1`, no attributes | non-zero / all samples, all series |
+//! | rate | `_nonzero` and `_total` sums, per series | the counts behind it |
 //! | trend | `ExponentialHistogram`, unit `ms` | the distribution |
 //!
-//! Rates become ratio gauges rather than pairs of sums because that is the
-//! number people alert on (`http_req_failed` is "the failure ratio"); the
-//! window is the export interval with delta temporality, the whole run
-//! with cumulative. The pass and total counts behind `http_req_failed`
-//! are `http_reqs` split by the `expected_response` attribute.
+//! A rate is exported twice over. The ratio gauge is the number people
+//! alert on (`http_req_failed` is "the failure ratio"); it covers all the
+//! metric's series, because per series it says little (a series of
+//! `status:500` requests always fails); its window is the export interval
+//! with delta temporality and the whole run with cumulative. The per-series
+//! sums let a backend recompute the ratio for any tag, as k6's `rate`
+//! does for sub-metrics (`checks{check:status is 200}`).
 
 use std::collections::HashMap;
 
@@ -113,7 +116,9 @@ impl MetricsExporter {
         for builtin in Builtin::ALL {
             let series = aggregate.series(builtin);
             let previous = self.previous.remove(&builtin).unwrap_or_default();
-            if let Some(metric) = self.metric(builtin, &series, &previous, times) {
+            if builtin.kind() == MetricKind::Rate {
+                metrics.extend(self.rate_metrics(builtin, &series, &previous, times));
+            } else if let Some(metric) = self.metric(builtin, &series, &previous, times) {
                 metrics.push(metric);
             }
             if self.temporality == Temporality::Delta {
@@ -142,10 +147,7 @@ impl MetricsExporter {
         previous: &HashMap<TagSet, MetricValue>,
         times: Times,
     ) -> Option<Metric> {
-        let temporality = match self.temporality {
-            Temporality::Delta => AggregationTemporality::Delta,
-            Temporality::Cumulative => AggregationTemporality::Cumulative,
-        } as i32;
+        let temporality = self.aggregation_temporality();
         let data = match builtin.kind() {
             MetricKind::Counter => {
                 let data_points = points(series, previous, times, counter_point);
@@ -159,10 +161,7 @@ impl MetricsExporter {
                 let data_points = points(series, previous, times, gauge_point);
                 (!data_points.is_empty()).then_some(metric::Data::Gauge(Gauge { data_points }))
             }
-            MetricKind::Rate => {
-                let data_points = points(series, previous, times, rate_point);
-                (!data_points.is_empty()).then_some(metric::Data::Gauge(Gauge { data_points }))
-            }
+            MetricKind::Rate => None,
             MetricKind::Trend => {
                 let data_points = points(series, previous, times, histogram_point);
                 (!data_points.is_empty()).then_some(metric::Data::ExponentialHistogram(
@@ -181,6 +180,84 @@ impl MetricsExporter {
             ..Metric::default()
         })
     }
+}
+
+impl MetricsExporter {
+    fn aggregation_temporality(&self) -> i32 {
+        match self.temporality {
+            Temporality::Delta => AggregationTemporality::Delta as i32,
+            Temporality::Cumulative => AggregationTemporality::Cumulative as i32,
+        }
+    }
+
+    /// A rate as the ratio over all its series (one gauge point, the
+    /// number to alert on) and, per series, the two sums it is made of
+    /// (`_nonzero` and `_total`), which backends can add up across tags.
+    fn rate_metrics(
+        &self,
+        builtin: Builtin,
+        series: &[(TagSet, MetricValue)],
+        previous: &HashMap<TagSet, MetricValue>,
+        times: Times,
+    ) -> Vec<Metric> {
+        let windows: Vec<(&TagSet, u64, u64)> = series
+            .iter()
+            .filter_map(|(tags, value)| {
+                rate_window(value, previous.get(tags)).map(|w| (tags, w.0, w.1))
+            })
+            .collect();
+        if windows.is_empty() {
+            return Vec::new();
+        }
+        let passes: u64 = windows.iter().map(|w| w.1).sum();
+        let total: u64 = windows.iter().map(|w| w.2).sum();
+        let name = format!("{}{}", self.prefix, builtin.name());
+        let ratio = Metric {
+            name: name.clone(),
+            description: description(builtin).into(),
+            unit: "1".into(),
+            data: Some(metric::Data::Gauge(Gauge {
+                data_points: vec![number_point(
+                    Vec::new(),
+                    times,
+                    passes as f64 / total as f64,
+                )],
+            })),
+            ..Metric::default()
+        };
+        let sum = |suffix: &str, what: &str, pick: fn(&(&TagSet, u64, u64)) -> u64| Metric {
+            name: format!("{name}_{suffix}"),
+            description: format!("{what} behind `{name}`"),
+            unit: "{count}".into(),
+            data: Some(metric::Data::Sum(Sum {
+                data_points: windows
+                    .iter()
+                    .map(|w| number_point(attributes(w.0), times, pick(w) as f64))
+                    .collect(),
+                aggregation_temporality: self.aggregation_temporality(),
+                is_monotonic: true,
+            })),
+            ..Metric::default()
+        };
+        vec![
+            ratio,
+            sum("nonzero", "non-zero samples", |w| w.1),
+            sum("total", "all samples", |w| w.2),
+        ]
+    }
+}
+
+/// A rate's non-zero and total samples in the window; `None` when empty.
+fn rate_window(value: &MetricValue, previous: Option<&MetricValue>) -> Option<(u64, u64)> {
+    let MetricValue::Rate { passes, total } = value else {
+        return None;
+    };
+    let (passes_before, total_before) = match previous {
+        Some(MetricValue::Rate { passes, total }) => (*passes, *total),
+        _ => (0, 0),
+    };
+    let total = total - total_before;
+    (total > 0).then(|| (passes - passes_before, total))
 }
 
 /// A point's time window, in Unix nanoseconds.
@@ -231,24 +308,6 @@ fn gauge_point(
         return None;
     };
     Some(number_point(attributes, times, *last))
-}
-
-fn rate_point(
-    value: &MetricValue,
-    previous: Option<&MetricValue>,
-    attributes: Vec<KeyValue>,
-    times: Times,
-) -> Option<NumberDataPoint> {
-    let MetricValue::Rate { passes, total } = value else {
-        return None;
-    };
-    let (passes_before, total_before) = match previous {
-        Some(MetricValue::Rate { passes, total }) => (*passes, *total),
-        _ => (0, 0),
-    };
-    let total = total - total_before;
-    let passes = passes - passes_before;
-    (total > 0).then(|| number_point(attributes, times, passes as f64 / total as f64))
 }
 
 fn histogram_point(
