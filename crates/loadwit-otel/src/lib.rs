@@ -22,6 +22,20 @@
 //!   [`Aggregate`](loadwit_metrics::Aggregate) into OTLP sums, gauges and
 //!   exponential histograms, delta or cumulative.
 //!
+//! # Why not the OpenTelemetry SDK pipeline
+//!
+//! The wire format and clients come from `opentelemetry-proto` (the
+//! generated OTLP messages and tonic clients) and reqwest; the SDK's span
+//! and metric pipelines are not used, for three reasons. loadwit already
+//! aggregates metrics exactly, and the SDK's metric data types cannot be
+//! built outside its own instruments, so exporting the aggregate through
+//! it would mean recording every sample twice. Keeping an iteration's
+//! spans until a tail decision needs spans held per VU with no shared
+//! state, which the SDK's span processors (called per span, behind a
+//! shared queue) do not give. And the summary must say exactly how many
+//! spans and points were dropped, which the SDK's batch processors only
+//! log.
+//!
 //! # What the engine calls
 //!
 //! 1. Before the run: `OtelConfig::from_env(|k| std::env::var(k).ok())`,
@@ -114,7 +128,7 @@ impl Otel {
     ///
     /// # Errors
     ///
-    /// An endpoint that is not an `http(s)://` URL, a header that cannot
+    /// An endpoint that is not an `http://` URL, a header that cannot
     /// be sent, or a thread or runtime that cannot start.
     pub fn start(config: &OtelConfig, mut run: RunMeta) -> Result<Otel, StartError> {
         let resource = resource::resource(config, &mut run);

@@ -73,7 +73,10 @@ impl Destination {
         let Some(endpoint) = config.endpoint() else {
             return Err(StartError::NoEndpoint);
         };
-        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        if endpoint.starts_with("https://") {
+            return Err(StartError::Tls(endpoint.to_string()));
+        }
+        if !endpoint.starts_with("http://") {
             return Err(StartError::Endpoint(endpoint.to_string()));
         }
         match config.protocol() {
