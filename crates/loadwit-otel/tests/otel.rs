@@ -592,3 +592,50 @@ fn silent_collector_keeps_the_request_rate() -> TestResult {
     assert_eq!(dropped.spans, 7 * 1_500 * 2);
     Ok(())
 }
+
+#[test]
+fn bad_destinations_fail_at_start() {
+    let start = |config: OtelConfig| Otel::start(&config, RunMeta::default()).map(|_| ());
+    let https = OtelConfig::default().with_endpoint("https://collector:4318");
+    let err = start(https).expect_err("no TLS");
+    assert!(
+        err.to_string()
+            .contains("export to a local agent or collector over `http://`")
+    );
+    let bare = OtelConfig::default().with_endpoint("localhost:4317");
+    let err = start(bare).expect_err("no scheme");
+    assert!(
+        err.to_string()
+            .starts_with("invalid `OTEL_EXPORTER_OTLP_ENDPOINT` value")
+    );
+    let header = OtelConfig::default()
+        .with_endpoint("http://127.0.0.1:4318")
+        .with_header("bad header", "x");
+    let err = start(header).expect_err("bad header name");
+    assert!(err.to_string().contains("`bad header`"), "{err}");
+}
+
+#[test]
+fn spans_ended_after_shutdown_are_counted_as_dropped() -> TestResult {
+    let receiver = support::receiver(Protocol::Grpc);
+    let mut otel = Otel::start(
+        &config(&receiver.endpoint(), Protocol::Grpc),
+        RunMeta::default(),
+    )?;
+    let tracing = otel.tracing();
+    let mut late = tracing.iteration("default", 1, 0);
+    let span = late.request("GET", "http://127.0.0.1:9/");
+    span.end(
+        &mut late,
+        RequestEnd::Response {
+            status: 200,
+            failed: false,
+        },
+    );
+    otel.shutdown(FLUSH);
+    late.end(&IterationOutcome::Completed);
+    assert_eq!(otel.dropped().spans, 2);
+    assert_eq!(otel.exported().spans, 0);
+    assert!(receiver.received.spans().is_empty());
+    Ok(())
+}
