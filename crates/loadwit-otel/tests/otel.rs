@@ -477,20 +477,23 @@ fn unresponsive_collectors_never_block_the_caller_and_drops_are_counted() -> Tes
         (absent.clone(), Protocol::HttpProtobuf),
     ] {
         let config = config(&endpoint, protocol)
-            .with_timeout(Duration::from_millis(300))
+            .with_timeout(Duration::from_secs(5))
             .with_queue_capacity(256);
         let mut otel = Otel::start(&config, RunMeta::default())?;
         let (iterations, requests) = (20_000, 3);
         let (slowest, total) = drive(&otel, iterations, requests);
 
-        // Each call only queues; 80,000 spans take well under a second
-        // even on a busy two-core machine.
+        // Each call only queues: the 80,000 spans took 40-170 ms in all on
+        // a quiet machine. A call that waited on the collector would take
+        // its 5 s timeout; the bounds leave room for the preemptions of a
+        // shared two-core machine (single calls were seen taking 450 ms
+        // at a load average of 12).
         assert!(
-            slowest < Duration::from_millis(50),
+            slowest < Duration::from_secs(2),
             "{protocol:?} {endpoint}: {slowest:?}"
         );
         assert!(
-            total < Duration::from_secs(3),
+            total < Duration::from_secs(5),
             "{protocol:?} {endpoint}: {total:?}"
         );
 
