@@ -131,10 +131,15 @@ fn every_request_span_sits_under_its_iteration_span() -> TestResult {
 }
 
 #[test]
-fn target_receives_the_exported_span_ids_in_traceparent() -> TestResult {
+fn target_receives_the_exported_span_ids_in_trace_context() -> TestResult {
     let receiver = support::receiver(Protocol::HttpProtobuf);
     let target = support::target();
-    let config = config(&receiver.endpoint(), Protocol::HttpProtobuf);
+    let config = config(&receiver.endpoint(), Protocol::HttpProtobuf).with_propagators(
+        loadwit_otel::Propagators {
+            w3c: true,
+            datadog: true,
+        },
+    );
     let mut otel = Otel::start(&config, RunMeta::default())?;
     let tracing = otel.tracing();
     for iteration in 0..4 {
@@ -166,6 +171,20 @@ fn target_receives_the_exported_span_ids_in_traceparent() -> TestResult {
             .expect("the target's parent id is an exported request span");
         assert_eq!(hex(&span.trace_id), parts[1]);
         assert_eq!(span.kind, SpanKind::Client as i32);
+    }
+
+    // Datadog's headers name the same spans: the lower 64 bits of the
+    // trace id and the request span's id, in decimal.
+    let datadog = target.datadog.lock().expect("lock").clone();
+    assert_eq!(datadog.len(), 4);
+    for (trace, parent) in datadog {
+        let parent = format!("{:016x}", parent.parse::<u64>()?);
+        let span = spans
+            .iter()
+            .find(|s| hex(&s.span_id) == parent)
+            .expect("exported");
+        let lower = format!("{:016x}", trace.parse::<u64>()?);
+        assert_eq!(hex(&span.trace_id[8..]), lower);
     }
     Ok(())
 }

@@ -206,21 +206,34 @@ pub fn absent_collector() -> String {
 pub struct Target {
     pub server: Server,
     pub traceparents: Arc<Mutex<Vec<String>>>,
+    /// `x-datadog-trace-id` and `x-datadog-parent-id` of each request
+    /// that had them.
+    pub datadog: Arc<Mutex<Vec<(String, String)>>>,
     client: reqwest::Client,
 }
 
 pub fn target() -> Target {
     let runtime = runtime();
     let traceparents = Arc::new(Mutex::new(Vec::new()));
+    let datadog = Arc::new(Mutex::new(Vec::new()));
     let listener = runtime
         .block_on(TcpListener::bind("127.0.0.1:0"))
         .expect("bind target");
     let addr = listener.local_addr().expect("address");
     let record = |status: u16| {
-        let traceparents = traceparents.clone();
+        let (traceparents, datadog) = (traceparents.clone(), datadog.clone());
         move |headers: HeaderMap| async move {
-            if let Some(value) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+            let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+            if let Some(value) = get("traceparent") {
                 traceparents.lock().expect("lock").push(value.to_string());
+            }
+            if let (Some(trace), Some(parent)) =
+                (get("x-datadog-trace-id"), get("x-datadog-parent-id"))
+            {
+                datadog
+                    .lock()
+                    .expect("lock")
+                    .push((trace.to_string(), parent.to_string()));
             }
             axum::http::StatusCode::from_u16(status).expect("status")
         }
@@ -236,6 +249,7 @@ pub fn target() -> Target {
             runtime: Some(runtime),
         },
         traceparents,
+        datadog,
         client: reqwest::Client::new(),
     }
 }
