@@ -14,6 +14,8 @@ use percent_encoding::percent_decode_str;
 #[derive(Clone, Debug, PartialEq)]
 pub struct OtelConfig {
     endpoint: Option<String>,
+    traces_endpoint: Option<String>,
+    metrics_endpoint: Option<String>,
     protocol: Protocol,
     headers: Vec<(String, String)>,
     timeout: Duration,
@@ -79,6 +81,8 @@ impl Default for OtelConfig {
     fn default() -> Self {
         OtelConfig {
             endpoint: None,
+            traces_endpoint: None,
+            metrics_endpoint: None,
             protocol: Protocol::HttpProtobuf,
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
@@ -106,7 +110,9 @@ impl OtelConfig {
     /// Reads the standard variables through `lookup` (pass
     /// `|name| std::env::var(name).ok()` in the binary; tests pass a map).
     ///
-    /// Read: `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_PROTOCOL`,
+    /// Read: `OTEL_EXPORTER_OTLP_ENDPOINT` (and its per-signal forms
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`), `OTEL_EXPORTER_OTLP_PROTOCOL`,
     /// `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` (ms),
     /// `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
     /// `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`, `OTEL_PROPAGATORS`
@@ -126,6 +132,12 @@ impl OtelConfig {
 
         if let Some(endpoint) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             config = config.with_endpoint(endpoint);
+        }
+        if let Some(endpoint) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            config = config.with_traces_endpoint(endpoint);
+        }
+        if let Some(endpoint) = get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") {
+            config = config.with_metrics_endpoint(endpoint);
         }
         if let Some(value) = get("OTEL_EXPORTER_OTLP_PROTOCOL") {
             config.protocol = parse_as("OTEL_EXPORTER_OTLP_PROTOCOL", &value, Protocol::parse)?;
@@ -154,6 +166,20 @@ impl OtelConfig {
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         let endpoint: String = endpoint.into();
         self.endpoint = Some(endpoint.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// Sets the full URL traces go to, used as given (no `/v1/traces` is
+    /// appended), over the base endpoint. Setting one turns trace export on.
+    pub fn with_traces_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.traces_endpoint = Some(url.into());
+        self
+    }
+
+    /// Sets the full URL metrics go to, used as given, over the base
+    /// endpoint. Setting one turns metric export on.
+    pub fn with_metrics_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.metrics_endpoint = Some(url.into());
         self
     }
 
@@ -269,9 +295,43 @@ impl OtelConfig {
         self
     }
 
-    /// The collector's base URL, if export is configured.
+    /// The collector's base URL, if one is set.
     pub fn endpoint(&self) -> Option<&str> {
         self.endpoint.as_deref()
+    }
+
+    /// Where traces go, with the variable that set it: the per-signal
+    /// URL as given, else the base endpoint (plus `/v1/traces` for
+    /// HTTP/protobuf).
+    pub fn traces_url(&self) -> Option<(&'static str, String)> {
+        let per_signal = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &self.traces_endpoint);
+        self.signal_url(per_signal, "/v1/traces")
+    }
+
+    /// Where metrics go, with the variable that set it, as for
+    /// [`traces_url`](OtelConfig::traces_url).
+    pub fn metrics_url(&self) -> Option<(&'static str, String)> {
+        let per_signal = (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            &self.metrics_endpoint,
+        );
+        self.signal_url(per_signal, "/v1/metrics")
+    }
+
+    fn signal_url(
+        &self,
+        (name, per_signal): (&'static str, &Option<String>),
+        path: &str,
+    ) -> Option<(&'static str, String)> {
+        if let Some(url) = per_signal {
+            return Some((name, url.clone()));
+        }
+        let base = self.endpoint.as_deref()?;
+        let url = match self.protocol {
+            Protocol::Grpc => base.to_string(),
+            Protocol::HttpProtobuf => format!("{base}{path}"),
+        };
+        Some(("OTEL_EXPORTER_OTLP_ENDPOINT", url))
     }
 
     /// The transport.
@@ -321,12 +381,12 @@ impl OtelConfig {
 
     /// Whether spans are exported.
     pub fn exports_traces(&self) -> bool {
-        self.endpoint.is_some() && self.export_traces
+        self.traces_url().is_some() && self.export_traces
     }
 
     /// Whether metrics are exported.
     pub fn exports_metrics(&self) -> bool {
-        self.endpoint.is_some() && self.export_metrics
+        self.metrics_url().is_some() && self.export_metrics
     }
 
     /// How often the engine should call
@@ -633,6 +693,25 @@ mod tests {
         assert_eq!(config.endpoint(), Some("http://127.0.0.1:9999"));
         assert_eq!(config.service_name(), "from-flag");
         assert_eq!(config.sample_ratio(), 0.0);
+        Ok(())
+    }
+
+    #[test]
+    fn per_signal_endpoints_are_used_as_given() -> Result<(), ConfigError> {
+        let config = OtelConfig::from_env(env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://metrics:9090/otlp",
+            ),
+        ]))?;
+        let traces = config.traces_url().map(|(_, url)| url);
+        assert_eq!(traces.as_deref(), Some("http://collector:4318/v1/traces"));
+        let metrics = config.metrics_url().map(|(_, url)| url);
+        assert_eq!(metrics.as_deref(), Some("http://metrics:9090/otlp"));
+
+        let only_traces = OtelConfig::default().with_traces_endpoint("http://a:4318/v1/traces");
+        assert!(only_traces.exports_traces() && !only_traces.exports_metrics());
         Ok(())
     }
 

@@ -3,19 +3,16 @@
 /// Why [`Otel::start`](crate::Otel::start) could not start exporting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Export was requested without a collector address.
-    #[error("`OTEL_EXPORTER_OTLP_ENDPOINT` is not set; give `--otlp-endpoint` or the variable")]
-    NoEndpoint,
-    /// The endpoint is not an `http://` URL.
-    #[error(
-        "invalid `OTEL_EXPORTER_OTLP_ENDPOINT` value `{0}`; expected a URL such as `http://localhost:4318`"
-    )]
-    Endpoint(String),
+    /// The endpoint (named by the variable that set it) is not an
+    /// `http://` URL.
+    #[error("invalid `{0}` value `{1}`; expected a URL such as `http://localhost:4318`")]
+    Endpoint(&'static str, String),
     /// An `https://` endpoint: this build speaks plain HTTP only.
     #[error(
-        "`OTEL_EXPORTER_OTLP_ENDPOINT` `{0}` needs TLS, which loadwit does not speak; export to a local agent or collector over `http://`"
+        "`{0}` value `{1}` needs TLS, which loadwit does not speak; \
+         export to a local agent or collector over `http://`"
     )]
-    Tls(String),
+    Tls(&'static str, String),
     /// A header name or value cannot be sent.
     #[error(
         "invalid `OTEL_EXPORTER_OTLP_HEADERS` entry `{0}`; names must be HTTP tokens and values visible ASCII"

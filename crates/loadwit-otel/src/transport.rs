@@ -29,22 +29,26 @@ pub(crate) enum ExportError {
     Http(#[from] reqwest::Error),
     #[error("collector answered HTTP {0}")]
     Status(reqwest::StatusCode),
+    #[error("no endpoint for this signal")]
+    Unconfigured,
 }
 
 /// A validated destination, built before the export thread starts so a
 /// bad endpoint or header is reported by [`Otel::start`](crate::Otel::start).
+/// A signal that is not exported has no endpoint.
 // One per run: the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(crate) enum Destination {
     Grpc {
-        endpoint: Endpoint,
+        traces: Option<Endpoint>,
+        metrics: Option<Endpoint>,
         metadata: MetadataMap,
     },
     Http {
         client: reqwest::Client,
-        traces_url: String,
-        metrics_url: String,
+        traces_url: Option<String>,
+        metrics_url: Option<String>,
     },
 }
 
@@ -53,14 +57,14 @@ pub(crate) enum Destination {
 #[derive(Clone, Debug)]
 pub(crate) enum Transport {
     Grpc {
-        traces: TraceServiceClient<Channel>,
-        metrics: MetricsServiceClient<Channel>,
+        traces: Option<TraceServiceClient<Channel>>,
+        metrics: Option<MetricsServiceClient<Channel>>,
         metadata: MetadataMap,
     },
     Http {
         client: reqwest::Client,
-        traces_url: String,
-        metrics_url: String,
+        traces_url: Option<String>,
+        metrics_url: Option<String>,
     },
 }
 
@@ -70,18 +74,13 @@ pub(crate) type Rejected = u64;
 
 impl Destination {
     pub(crate) fn new(config: &OtelConfig) -> Result<Self, StartError> {
-        let Some(endpoint) = config.endpoint() else {
-            return Err(StartError::NoEndpoint);
-        };
-        if endpoint.starts_with("https://") {
-            return Err(StartError::Tls(endpoint.to_string()));
-        }
-        if !endpoint.starts_with("http://") {
-            return Err(StartError::Endpoint(endpoint.to_string()));
-        }
+        let traces = config.traces_url().filter(|_| config.exports_traces());
+        let metrics = config.metrics_url().filter(|_| config.exports_metrics());
+        let traces = traces.map(checked).transpose()?;
+        let metrics = metrics.map(checked).transpose()?;
         match config.protocol() {
-            Protocol::Grpc => grpc(config, endpoint),
-            Protocol::HttpProtobuf => http(config, endpoint),
+            Protocol::Grpc => grpc(config, traces, metrics),
+            Protocol::HttpProtobuf => http(config, traces, metrics),
         }
     }
 
@@ -89,14 +88,15 @@ impl Destination {
     /// each export instead. Must run inside a tokio runtime.
     pub(crate) fn connect(self) -> Transport {
         match self {
-            Destination::Grpc { endpoint, metadata } => {
-                let channel = endpoint.connect_lazy();
-                Transport::Grpc {
-                    traces: TraceServiceClient::new(channel.clone()),
-                    metrics: MetricsServiceClient::new(channel),
-                    metadata,
-                }
-            }
+            Destination::Grpc {
+                traces,
+                metrics,
+                metadata,
+            } => Transport::Grpc {
+                traces: traces.map(|e| TraceServiceClient::new(e.connect_lazy())),
+                metrics: metrics.map(|e| MetricsServiceClient::new(e.connect_lazy())),
+                metadata,
+            },
             Destination::Http {
                 client,
                 traces_url,
@@ -110,12 +110,28 @@ impl Destination {
     }
 }
 
-fn grpc(config: &OtelConfig, endpoint: &str) -> Result<Destination, StartError> {
+/// Accepts `http://` URLs only, naming the variable that set a bad one.
+fn checked((name, url): (&'static str, String)) -> Result<String, StartError> {
+    if url.starts_with("https://") {
+        return Err(StartError::Tls(name, url));
+    }
+    if !url.starts_with("http://") {
+        return Err(StartError::Endpoint(name, url));
+    }
+    Ok(url)
+}
+
+fn grpc(
+    config: &OtelConfig,
+    traces: Option<String>,
+    metrics: Option<String>,
+) -> Result<Destination, StartError> {
     let timeout = config.timeout();
-    let endpoint = Endpoint::from_shared(endpoint.to_string())
-        .map_err(|_| StartError::Endpoint(endpoint.to_string()))?
-        .timeout(timeout)
-        .connect_timeout(timeout);
+    let endpoint = |url: String| {
+        Endpoint::from_shared(url.clone())
+            .map(|e| e.timeout(timeout).connect_timeout(timeout))
+            .map_err(|_| StartError::Endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", url))
+    };
 
     let mut metadata = MetadataMap::new();
     for (name, value) in config.headers() {
@@ -125,10 +141,18 @@ fn grpc(config: &OtelConfig, endpoint: &str) -> Result<Destination, StartError> 
         let value = MetadataValue::try_from(value.as_str()).map_err(|_| bad())?;
         metadata.insert(key, value);
     }
-    Ok(Destination::Grpc { endpoint, metadata })
+    Ok(Destination::Grpc {
+        traces: traces.map(endpoint).transpose()?,
+        metrics: metrics.map(endpoint).transpose()?,
+        metadata,
+    })
 }
 
-fn http(config: &OtelConfig, endpoint: &str) -> Result<Destination, StartError> {
+fn http(
+    config: &OtelConfig,
+    traces_url: Option<String>,
+    metrics_url: Option<String>,
+) -> Result<Destination, StartError> {
     let mut headers = HeaderMap::new();
     headers.insert(
         CONTENT_TYPE,
@@ -147,8 +171,8 @@ fn http(config: &OtelConfig, endpoint: &str) -> Result<Destination, StartError> 
         .map_err(StartError::Client)?;
     Ok(Destination::Http {
         client,
-        traces_url: format!("{endpoint}/v1/traces"),
-        metrics_url: format!("{endpoint}/v1/metrics"),
+        traces_url,
+        metrics_url,
     })
 }
 
@@ -162,7 +186,9 @@ impl Transport {
         let send = async {
             match self {
                 Transport::Grpc {
-                    traces, metadata, ..
+                    traces: Some(traces),
+                    metadata,
+                    ..
                 } => {
                     let request = with_metadata(request, metadata);
                     let response = traces.export(request).await?.into_inner();
@@ -171,7 +197,9 @@ impl Transport {
                         .map_or(0, |p| p.rejected_spans as u64))
                 }
                 Transport::Http {
-                    client, traces_url, ..
+                    client,
+                    traces_url: Some(traces_url),
+                    ..
                 } => {
                     let body = post(client, traces_url, request.encode_to_vec()).await?;
                     let response = ExportTraceServiceResponse::decode(body).unwrap_or_default();
@@ -179,6 +207,7 @@ impl Transport {
                         .partial_success
                         .map_or(0, |p| p.rejected_spans as u64))
                 }
+                _ => Err(ExportError::Unconfigured),
             }
         };
         tokio::time::timeout(timeout, send)
@@ -195,7 +224,9 @@ impl Transport {
         let send = async {
             match self {
                 Transport::Grpc {
-                    metrics, metadata, ..
+                    metrics: Some(metrics),
+                    metadata,
+                    ..
                 } => {
                     let request = with_metadata(request, metadata);
                     let response = metrics.export(request).await?.into_inner();
@@ -205,7 +236,7 @@ impl Transport {
                 }
                 Transport::Http {
                     client,
-                    metrics_url,
+                    metrics_url: Some(metrics_url),
                     ..
                 } => {
                     let body = post(client, metrics_url, request.encode_to_vec()).await?;
@@ -214,6 +245,7 @@ impl Transport {
                         .partial_success
                         .map_or(0, |p| p.rejected_data_points as u64))
                 }
+                _ => Err(ExportError::Unconfigured),
             }
         };
         tokio::time::timeout(timeout, send)

@@ -661,3 +661,18 @@ fn spans_ended_after_shutdown_are_counted_as_dropped() -> TestResult {
     assert!(receiver.received.spans().is_empty());
     Ok(())
 }
+
+#[test]
+fn a_traces_endpoint_alone_exports_traces_only() -> TestResult {
+    let receiver = support::receiver(Protocol::HttpProtobuf);
+    let url = format!("{}/v1/traces", receiver.endpoint());
+    let lookup = |name: &str| (name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").then(|| url.clone());
+    let config = OtelConfig::from_env(lookup)?;
+    let mut otel = Otel::start(&config, RunMeta::default())?;
+    assert!(otel.metrics_exporter().is_none());
+    let trace = otel.tracing().iteration("default", 1, 0);
+    trace.end(&IterationOutcome::Completed);
+    otel.shutdown(FLUSH);
+    assert_eq!(receiver.received.spans().len(), 1);
+    Ok(())
+}
