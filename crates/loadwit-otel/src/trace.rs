@@ -28,7 +28,8 @@
 //! iteration exports all its spans; an unsampled one exports nothing,
 //! unless a request or the iteration failed, in which case the iteration
 //! span and the failed request spans are exported, so failures are never
-//! invisible. Spans wait in the iteration until then: one allocation per
+//! invisible. Exported spans carry the sampled flag; the iteration span's
+//! `loadwit.head_sampled` tells the two cases apart. Spans wait in the iteration until then: one allocation per
 //! recorded request, nothing shared.
 
 use std::sync::Arc;
@@ -372,7 +373,9 @@ impl IterationRecord {
     pub(crate) fn append_spans(self, spans: &mut Vec<Span>) {
         let trace_id = self.trace_id.to_be_bytes().to_vec();
         let parent = self.span_id.to_be_bytes().to_vec();
-        let flags = u32::from(self.sampled);
+        // Exported spans were recorded, so they carry the sampled flag even
+        // when kept only for a failure; the iteration span says which.
+        let flags = 1;
         for request in &self.requests {
             spans.push(request.to_span(&trace_id, &parent, flags));
         }
@@ -384,6 +387,7 @@ impl IterationRecord {
             string("loadwit.scenario", &self.scenario),
             int("loadwit.vu", self.vu),
             int("loadwit.iteration", self.iteration),
+            boolean("loadwit.head_sampled", self.sampled),
         ];
         let status = match &self.outcome {
             Some(IterationOutcome::Failed(message)) => Some(Status {

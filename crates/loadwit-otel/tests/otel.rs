@@ -257,10 +257,16 @@ fn unsampled_iterations_export_only_failed_requests() -> TestResult {
             iterations, kept_iterations,
             "{protocol:?}: iterations with a failure"
         );
+        let flagged = spans.iter().all(|s| s.flags & 1 == 1);
         assert!(
-            spans.iter().all(|s| s.flags & 1 == 0),
-            "exported spans keep flags 00"
+            flagged,
+            "exported spans were recorded, so they are flagged sampled"
         );
+        let head = spans.iter().filter(|s| s.name == "iteration");
+        let head: Vec<_> = head
+            .map(|s| attr(&s.attributes, "loadwit.head_sampled"))
+            .collect();
+        assert!(head.iter().all(|h| h.as_deref() == Some("false")));
     }
     Ok(())
 }
