@@ -2,5 +2,6 @@
 //! the `loadwit` binary as a real process.
 
 mod bad_input;
+mod executors;
 mod flagship;
 mod support;
