@@ -255,4 +255,54 @@ mod tests {
         assert!(plan(r#"{"duration": "soon"}"#).is_err());
         assert!(plan("{not json").is_err());
     }
+
+    #[test]
+    fn higher_layer_shapes_replace_lower_ones() {
+        let component = Options::from_json(r#"{"vus": 2, "duration": "5s"}"#).unwrap();
+        let env = Options::from_json(r#"{"stages": [{"duration": "3s", "target": 6}]}"#).unwrap();
+        let p = component.overlay(env).plan().unwrap();
+        assert_eq!(
+            p.scenarios[0].executor,
+            Executor::RampingVus {
+                start_vus: 2,
+                stages: vec![Stage {
+                    duration: Duration::from_secs(3),
+                    target: 6
+                }],
+                graceful_ramp_down: Duration::from_secs(30),
+            }
+        );
+    }
+
+    #[test]
+    fn contradictions_and_bad_shapes_name_their_field() {
+        let err =
+            plan(r#"{"stages": [{"duration": "1s", "target": 1}], "duration": "5s"}"#).unwrap_err();
+        assert!(
+            err.to_string().starts_with("`stages` cannot be combined"),
+            "{err}"
+        );
+        let err = plan(r#"{"scenarios": {"s": {"executor": "constant-vus", "vus": "ten"}}}"#)
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("`scenarios.s.vus` is invalid"),
+            "{err}"
+        );
+        let err = plan(
+            r#"{"scenarios": {"s": {"executor": "ramping-arrival-rate", "preAllocatedVUs": 1,
+                "stages": [{"duration": "1s", "target": 2.5}]}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("`scenarios.s.stages[0].target`"),
+            "{err}"
+        );
+        let p = plan(
+            r#"{"scenarios": {"s": {"executor": "constant-arrival-rate", "rate": 30,
+                "timeUnit": "1m", "duration": "1m", "preAllocatedVUs": 3, "startTime": "10s"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.max_vus(), 3, "maxVUs defaults to preAllocatedVUs");
+        assert_eq!(p.max_duration(), Duration::from_secs(100));
+    }
 }

@@ -256,7 +256,7 @@ impl Summary {
 
 /// Arrival-rate lateness below this at p(95) is scheduling noise: the
 /// coordinated-omission metrics are left out of the summary then.
-pub const LATENESS_WORTH_SHOWING: Duration = Duration::from_millis(10);
+const LATENESS_WORTH_SHOWING: Duration = Duration::from_millis(10);
 
 /// Whether iterations started late enough against their schedule for the
 /// corrected latency to tell something the plain one does not.
