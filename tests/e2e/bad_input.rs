@@ -1,7 +1,7 @@
 //! Bad input of every kind: a one-line reason and the right exit code.
 
 #[path = "../fixtures/mod.rs"]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use std::net::TcpListener;
 

@@ -2,6 +2,7 @@
 //! the `loadwit` binary as a real process.
 
 mod bad_input;
+mod executors;
 mod flagship;
 mod languages;
 mod support;

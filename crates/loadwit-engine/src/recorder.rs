@@ -38,6 +38,16 @@ impl Recorder {
         }
     }
 
+    /// An empty recorder feeding the same aggregator, for VUs made during
+    /// the run.
+    pub(crate) fn sibling(&self) -> Self {
+        Self {
+            buffer: Vec::with_capacity(FLUSH_AT / 4),
+            sink: self.sink.clone(),
+            flushed_at: Instant::now(),
+        }
+    }
+
     pub(crate) fn record(&mut self, sample: Sample) {
         self.buffer.push(sample);
         if self.buffer.len() >= FLUSH_AT {

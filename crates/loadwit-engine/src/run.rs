@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use loadwit_metrics::{Aggregate, Builtin, Sample, TagSet};
@@ -15,7 +15,7 @@ use crate::options::{Options, Plan, ScenarioPlan};
 use crate::recorder::{Aggregator, Recorder};
 use crate::sandbox::{ComponentFile, Sandbox};
 use crate::stop::{Stop, StopLevel};
-use crate::vu::Vu;
+use crate::vu::{Vu, VuFactory};
 
 /// How often the `vus` gauge is sampled.
 const VUS_SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -73,8 +73,7 @@ impl Test {
         stop: &Stop,
     ) -> Result<Report, TestError> {
         let aggregator = Aggregator::spawn();
-        let vus_max = plan.max_vus();
-        let pool_size = u32::try_from(vus_max).unwrap_or(u32::MAX);
+        let pool_size = u32::try_from(plan.max_vus()).unwrap_or(u32::MAX);
         let sandbox = Sandbox::new(&self.file, pool_size.max(2))?;
 
         let context = control_context("setup", aggregator.recorder(), env);
@@ -96,32 +95,29 @@ impl Test {
             stop: stop.clone(),
             vus: VuGauge::default(),
         });
-        let started = Instant::now();
-        let vus = make_vus(plan, env, &shared, &aggregator).await?;
-        shared.vus.max.store(vus_max, Ordering::Relaxed);
-        let sampler = tokio::spawn(sample_vus(shared.clone(), aggregator.recorder()));
+        let scenarios = prepare_scenarios(plan, env, &shared, &aggregator).await?;
+        let (sampler, sampler_done) = VusSampler::spawn(shared.clone(), aggregator.recorder());
 
-        let scenarios: Vec<_> = plan
-            .scenarios
-            .iter()
-            .cloned()
-            .zip(vus)
-            .map(|(scenario, vus)| {
+        let started = Instant::now();
+        let tasks: Vec<_> = scenarios
+            .into_iter()
+            .map(|(scenario, vus, factory)| {
                 tokio::spawn(executor::run_scenario(
-                    Arc::new(scenario),
+                    scenario,
                     vus,
+                    factory,
                     shared.clone(),
                 ))
             })
             .collect();
-        for scenario in scenarios {
-            if let Err(error) = scenario.await {
+        for task in tasks {
+            if let Err(error) = task.await {
                 tracing::error!(%error, "a scenario task failed");
             }
         }
         let elapsed = started.elapsed();
-        sampler.abort();
-        let _ = sampler.await;
+        let vus_timeline = sampler.finish(sampler_done).await;
+        let vus_max = shared.vus.made.load(Ordering::Relaxed);
 
         let teardown = match stop.level() {
             StopLevel::Hard => None,
@@ -133,6 +129,7 @@ impl Test {
             aggregate: aggregator.finish(),
             elapsed,
             vus_max,
+            vus_timeline,
             stopped: stop.level(),
             teardown,
         })
@@ -144,7 +141,11 @@ pub struct Report {
     pub aggregate: Aggregate,
     /// From the first iteration's start to the last one's end.
     pub elapsed: Duration,
+    /// VUs made during the run (pre-allocated and on demand).
     pub vus_max: u64,
+    /// The `vus` gauge as sampled once a second: time since the scenarios
+    /// started, and active VUs then.
+    pub vus_timeline: Vec<(Duration, u64)>,
     /// How far a stop from outside went, [`StopLevel::Running`] if none.
     pub stopped: StopLevel,
     /// The component's `teardown` error, if it returned one.
@@ -178,72 +179,73 @@ pub(crate) struct Shared {
 
 /// Live and initialised VU counts, for the `vus` and `vus_max` gauges.
 ///
-/// A VU counts as active from its creation until its loop ends, so the
-/// gauge reads the full count from the first sample on.
+/// A VU counts in `vus_max` from its creation on, and in `vus` while an
+/// executor holds it active (an [`ActiveVu`] guard is alive): ramping-vus
+/// VUs outside the planned count, and scenarios waiting for their
+/// `startTime`, do not count.
 #[derive(Default)]
 pub(crate) struct VuGauge {
-    active: AtomicU64,
-    max: AtomicU64,
+    active: Arc<AtomicU64>,
+    made: AtomicU64,
 }
 
 impl VuGauge {
-    fn created(&self) {
-        self.active.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn made(&self) {
+        self.made.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a created VU as inactive when the guard drops.
-    pub(crate) fn until_done(&self) -> ActiveVu<'_> {
-        ActiveVu(&self.active)
+    /// Counts one VU as active until the guard drops.
+    pub(crate) fn activate(&self) -> ActiveVu {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        ActiveVu(self.active.clone())
     }
 }
 
-pub(crate) struct ActiveVu<'a>(&'a AtomicU64);
+pub(crate) struct ActiveVu(Arc<AtomicU64>);
 
-impl Drop for ActiveVu<'_> {
+impl Drop for ActiveVu {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// Creates every scenario's VUs before the clock starts, as k6 does, so
-/// instantiation cost never shows up in the scenario's timing.
-async fn make_vus(
+/// A scenario ready to start: its plan, the VUs made before the clock
+/// starts, and the factory for any made later.
+type Prepared = (Arc<ScenarioPlan>, Vec<Vu>, VuFactory);
+
+/// Creates every scenario's initial VUs before the clock starts, as k6
+/// does, so instantiation cost never shows up in the scenario's timing.
+async fn prepare_scenarios(
     plan: &Plan,
     env: &BTreeMap<String, String>,
     shared: &Shared,
     aggregator: &Aggregator,
-) -> Result<Vec<Vec<Vu>>, RunError> {
+) -> Result<Vec<Prepared>, RunError> {
     let started = Instant::now();
-    let mut next_id = 1_u32;
-    let mut all = Vec::with_capacity(plan.scenarios.len());
+    let next_id = Arc::new(AtomicU32::new(1));
+    let mut prepared = Vec::with_capacity(plan.scenarios.len());
     for scenario in &plan.scenarios {
-        let env = Arc::new(scenario_env(env, scenario));
-        let tags = scenario_tags(scenario);
-        let name: Arc<str> = scenario.name.as_str().into();
-        let count = executor::vus_needed(&scenario.executor);
+        let factory = VuFactory {
+            scenario: scenario.name.as_str().into(),
+            env: Arc::new(scenario_env(env, scenario)),
+            tags: scenario_tags(scenario),
+            next_id: next_id.clone(),
+            recorder: aggregator.recorder(),
+        };
+        let count = scenario.executor.initial_vus();
         let mut vus = Vec::with_capacity(count as usize);
         for _ in 0..count {
-            let context = VuContext {
-                id: next_id,
-                scenario: name.clone(),
-                iteration: 0,
-                env: env.clone(),
-                tags: tags.clone(),
-                http: HttpClient::new(),
-                recorder: aggregator.recorder(),
-            };
-            vus.push(Vu::new(&shared.sandbox, context).await?);
-            shared.vus.created();
-            next_id += 1;
+            vus.push(factory.make(&shared.sandbox).await?);
+            shared.vus.made();
         }
-        all.push(vus);
+        prepared.push((Arc::new(scenario.clone()), vus, factory));
     }
     tracing::info!(
-        vus = next_id - 1,
+        vus = next_id.load(Ordering::Relaxed) - 1,
         elapsed_us = started.elapsed().as_micros() as u64,
         "virtual users created"
     );
-    Ok(all)
+    Ok(prepared)
 }
 
 fn scenario_env(
@@ -276,26 +278,52 @@ fn control_context(stage: &str, recorder: Recorder, env: &BTreeMap<String, Strin
         tags: TagSet::new([("scenario", stage)]),
         http: HttpClient::new(),
         recorder,
+        lateness: None,
     }
 }
 
-/// Records `vus` and `vus_max` once a second until aborted.
-async fn sample_vus(shared: Arc<Shared>, mut recorder: Recorder) {
+/// Records `vus` and `vus_max` once a second, and keeps the `vus`
+/// readings for the report.
+struct VusSampler(tokio::task::JoinHandle<Vec<(Duration, u64)>>);
+
+impl VusSampler {
+    fn spawn(shared: Arc<Shared>, recorder: Recorder) -> (Self, tokio::sync::oneshot::Sender<()>) {
+        let (done, until) = tokio::sync::oneshot::channel();
+        (
+            Self(tokio::spawn(sample_vus(shared, recorder, until))),
+            done,
+        )
+    }
+
+    async fn finish(self, done: tokio::sync::oneshot::Sender<()>) -> Vec<(Duration, u64)> {
+        let _ = done.send(());
+        self.0.await.unwrap_or_default()
+    }
+}
+
+async fn sample_vus(
+    shared: Arc<Shared>,
+    mut recorder: Recorder,
+    mut until: tokio::sync::oneshot::Receiver<()>,
+) -> Vec<(Duration, u64)> {
+    let started = Instant::now();
+    let mut timeline = Vec::new();
     let mut ticks = tokio::time::interval(VUS_SAMPLE_EVERY);
     loop {
-        ticks.tick().await;
-        let active = shared.vus.active.load(Ordering::Relaxed) as f64;
-        let max = shared.vus.max.load(Ordering::Relaxed) as f64;
-        recorder.record(Sample::Gauge {
-            metric: Builtin::Vus,
-            tags: TagSet::default(),
-            value: active,
-        });
-        recorder.record(Sample::Gauge {
-            metric: Builtin::VusMax,
-            tags: TagSet::default(),
-            value: max,
-        });
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = &mut until => return timeline,
+        }
+        let active = shared.vus.active.load(Ordering::Relaxed);
+        let made = shared.vus.made.load(Ordering::Relaxed);
+        timeline.push((started.elapsed(), active));
+        for (metric, value) in [(Builtin::Vus, active), (Builtin::VusMax, made)] {
+            recorder.record(Sample::Gauge {
+                metric,
+                tags: TagSet::default(),
+                value: value as f64,
+            });
+        }
         recorder.flush();
     }
 }

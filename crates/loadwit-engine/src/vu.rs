@@ -1,13 +1,50 @@
 //! A virtual user: one store and one component instance.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
-use loadwit_metrics::{IterationOutcome, Sample};
+use loadwit_metrics::{Builtin, IterationOutcome, Sample, TagSet};
 use wasmtime::Store;
 
 use crate::error::RunError;
-use crate::host::{Bindings, VuContext, VuState};
+use crate::host::{Bindings, HttpClient, VuContext, VuState};
+use crate::recorder::Recorder;
 use crate::sandbox::Sandbox;
+
+/// What every VU of one scenario is made from, before the start or (for
+/// arrival-rate executors) during the run.
+pub(crate) struct VuFactory {
+    pub(crate) scenario: Arc<str>,
+    pub(crate) env: Arc<BTreeMap<String, String>>,
+    pub(crate) tags: TagSet,
+    /// Ids are unique across the run's scenarios.
+    pub(crate) next_id: Arc<AtomicU32>,
+    /// Never records; VUs get siblings of it.
+    pub(crate) recorder: Recorder,
+}
+
+impl VuFactory {
+    pub(crate) async fn make(&self, sandbox: &Sandbox) -> Result<Vu, RunError> {
+        let context = VuContext {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            scenario: self.scenario.clone(),
+            iteration: 0,
+            env: self.env.clone(),
+            tags: self.tags.clone(),
+            http: HttpClient::new(),
+            recorder: self.recorder.sibling(),
+            lateness: None,
+        };
+        Vu::new(sandbox, context).await
+    }
+
+    /// A recorder for the scenario's own samples (`dropped_iterations`).
+    pub(crate) fn recorder(&self) -> Recorder {
+        self.recorder.sibling()
+    }
+}
 
 /// One VU. Its [`VuContext`] (identity, connections, samples) outlives any
 /// one instance: after a trap the instance is replaced, the context kept.
@@ -44,15 +81,34 @@ impl Vu {
         &mut self.store.data_mut().context
     }
 
-    /// Runs one iteration of `exec` and records how it went.
+    /// Runs one iteration of `exec` and records how it went. When it was
+    /// due at `scheduled` (arrival-rate executors), its lateness is
+    /// recorded too, and its HTTP samples are also measured from their
+    /// intended start.
     ///
     /// # Cancel safety
     ///
     /// Dropping the future mid-iteration leaves the instance unusable; the
     /// caller must then record the interruption with [`Vu::interrupted`]
     /// and drop the VU.
-    pub(crate) async fn iterate(&mut self, exec: &str, data: &[u8]) -> Ended {
+    pub(crate) async fn iterate(
+        &mut self,
+        exec: &str,
+        data: &[u8],
+        scheduled: Option<Instant>,
+    ) -> Ended {
         let started = Instant::now();
+        if let Some(scheduled) = scheduled {
+            let lateness = started.saturating_duration_since(scheduled);
+            let context = self.context();
+            context.lateness = Some(lateness);
+            let tags = context.tags.clone();
+            context.recorder.record(Sample::Trend {
+                metric: Builtin::IterationLateness,
+                tags,
+                value: lateness,
+            });
+        }
         self.store.data_mut().guest_since = started;
         let result = self.bindings.call_run(&mut self.store, exec, data).await;
         let duration = started.elapsed();

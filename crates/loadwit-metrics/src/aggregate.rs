@@ -43,6 +43,7 @@ pub struct Aggregate {
     iterations: HashMap<TagSet, IterationSeries>,
     gauges: HashMap<Builtin, HashMap<TagSet, GaugeSeries>>,
     counters: HashMap<Builtin, HashMap<TagSet, f64>>,
+    trends: HashMap<Builtin, HashMap<TagSet, Trend>>,
     failures: FailureLog,
     /// Ticks once per new check series and per gauge reading, to order
     /// checks by first appearance and gauge readings by time.
@@ -191,6 +192,11 @@ impl Aggregate {
                 tags,
                 value,
             } => self.add_counter(*metric, tags, *value),
+            Sample::Trend {
+                metric,
+                tags,
+                value,
+            } => self.add_trend(*metric, tags, *value),
         }
     }
 
@@ -218,6 +224,15 @@ impl Aggregate {
         }
         let series = self.counters.entry(metric).or_default();
         update(series, tags, || 0.0, |sum| *sum += value);
+    }
+
+    fn add_trend(&mut self, metric: Builtin, tags: &TagSet, value: std::time::Duration) {
+        if !is_standalone_trend(metric) {
+            debug_assert!(false, "`{metric}` is not fed by trend samples");
+            return;
+        }
+        let series = self.trends.entry(metric).or_default();
+        update(series, tags, Trend::default, |trend| trend.record(value));
     }
 
     /// Adds everything `other` holds, exactly: histograms are added,
@@ -260,6 +275,13 @@ impl Aggregate {
             }
         }
 
+        for (metric, series) in &other.trends {
+            let mine = self.trends.entry(*metric).or_default();
+            for (tags, trend) in series {
+                mine.entry(tags.clone()).or_default().merge(trend);
+            }
+        }
+
         self.failures.merge(&other.failures);
         self.clock += other.clock;
     }
@@ -271,6 +293,7 @@ impl Aggregate {
             && self.iterations.is_empty()
             && self.gauges.values().all(HashMap::is_empty)
             && self.counters.values().all(HashMap::is_empty)
+            && self.trends.values().all(HashMap::is_empty)
     }
 
     /// The total of one metric over all its series, tags ignored; `None`
@@ -423,6 +446,11 @@ impl Aggregate {
                     f(tags, None, Part::Count(*sum));
                 }
             }
+            Builtin::IterationLateness | Builtin::HttpReqDurationCorrected => {
+                for (tags, trend) in self.trends.get(&metric).into_iter().flatten() {
+                    f(tags, None, Part::Trend(trend));
+                }
+            }
             Builtin::HttpReqTlsHandshaking => {}
         }
     }
@@ -450,6 +478,13 @@ fn tick(clock: &mut u64) -> u64 {
 
 fn is_standalone_counter(metric: Builtin) -> bool {
     metric == Builtin::DroppedIterations
+}
+
+fn is_standalone_trend(metric: Builtin) -> bool {
+    matches!(
+        metric,
+        Builtin::IterationLateness | Builtin::HttpReqDurationCorrected
+    )
 }
 
 fn bool_str(value: bool) -> &'static str {

@@ -89,11 +89,18 @@ pub enum Builtin {
     DataSent,
     /// `data_received`: bytes read.
     DataReceived,
+    /// `iteration_lateness`: how late an arrival-rate iteration started
+    /// against its schedule. loadwit's own; k6 has no such metric.
+    IterationLateness,
+    /// `http_req_duration_corrected`: an arrival-rate request's duration
+    /// plus its iteration's lateness, i.e. measured from when it should
+    /// have been sent (coordinated-omission correction). loadwit's own.
+    HttpReqDurationCorrected,
 }
 
 impl Builtin {
     /// Every built-in metric, in declaration order.
-    pub const ALL: [Builtin; 17] = [
+    pub const ALL: [Builtin; 19] = [
         Builtin::HttpReqs,
         Builtin::HttpReqDuration,
         Builtin::HttpReqBlocked,
@@ -111,6 +118,8 @@ impl Builtin {
         Builtin::VusMax,
         Builtin::DataSent,
         Builtin::DataReceived,
+        Builtin::IterationLateness,
+        Builtin::HttpReqDurationCorrected,
     ];
 
     /// The k6 name, such as `http_req_duration`.
@@ -133,6 +142,8 @@ impl Builtin {
             Builtin::VusMax => "vus_max",
             Builtin::DataSent => "data_sent",
             Builtin::DataReceived => "data_received",
+            Builtin::IterationLateness => "iteration_lateness",
+            Builtin::HttpReqDurationCorrected => "http_req_duration_corrected",
         }
     }
 
@@ -153,7 +164,9 @@ impl Builtin {
             | Builtin::HttpReqSending
             | Builtin::HttpReqWaiting
             | Builtin::HttpReqReceiving
-            | Builtin::IterationDuration => MetricKind::Trend,
+            | Builtin::IterationDuration
+            | Builtin::IterationLateness
+            | Builtin::HttpReqDurationCorrected => MetricKind::Trend,
         }
     }
 

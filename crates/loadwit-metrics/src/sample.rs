@@ -91,6 +91,17 @@ pub enum Sample {
         /// The amount added.
         value: f64,
     },
+    /// One value of a trend that no other sample feeds: today
+    /// `iteration_lateness` and `http_req_duration_corrected`. Values for
+    /// other metrics are ignored (and trip a debug assertion).
+    Trend {
+        /// A built-in trend.
+        metric: Builtin,
+        /// Tags of the value.
+        tags: TagSet,
+        /// The value.
+        value: Duration,
+    },
 }
 
 impl Sample {
@@ -101,7 +112,8 @@ impl Sample {
             | Sample::Check { tags, .. }
             | Sample::Iteration { tags, .. }
             | Sample::Gauge { tags, .. }
-            | Sample::Counter { tags, .. } => tags,
+            | Sample::Counter { tags, .. }
+            | Sample::Trend { tags, .. } => tags,
         }
     }
 }

@@ -458,6 +458,10 @@ fn description(builtin: Builtin) -> &'static str {
         Builtin::Iterations => "iterations that ended",
         Builtin::IterationDuration => "duration of iterations",
         Builtin::DroppedIterations => "iterations not started for lack of a VU",
+        Builtin::IterationLateness => "how late arrival-rate iterations started",
+        Builtin::HttpReqDurationCorrected => {
+            "HTTP request time measured from the iteration's scheduled start"
+        }
         Builtin::Checks => "ratio of passed checks",
         Builtin::Vus => "active virtual users",
         Builtin::VusMax => "allocated virtual users",

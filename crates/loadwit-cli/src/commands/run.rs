@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use loadwit_engine::options::StageOptions;
 use loadwit_engine::{Options, Plan, Report, Stop, StopLevel, Test, TestError};
 use loadwit_metrics::{RunInfo, Summary, ThresholdOutcome, Thresholds};
 
@@ -15,10 +16,16 @@ use crate::{banner, diagnosis};
 
 /// Runs a scenario component against its target and prints a summary.
 ///
-/// Options come from the component's `options` export; the flags below
-/// override them as k6's do: any of `--vus`, `--duration` or
-/// `--iterations` replaces the component's `scenarios` with one scenario
-/// built from the flags.
+/// Options come, lowest first, from the component's `options` export, a
+/// `--config` file, the `LOADWIT_VUS`, `LOADWIT_DURATION`,
+/// `LOADWIT_ITERATIONS` and `LOADWIT_STAGES` variables (k6's `K6_*`), and
+/// the flags below. As in k6, any of `--vus`, `--duration`,
+/// `--iterations` or `--stage` replaces the lower layers' `scenarios` with
+/// one scenario built from the shortcuts.
+///
+/// The first Ctrl-C (or SIGTERM) stops gracefully: running iterations may
+/// finish within `gracefulStop`. A second one stops at once. Either way
+/// the summary is printed and written.
 ///
 /// Exit codes: 0 success, 99 a threshold failed, 104 invalid options or
 /// thresholds, 105 stopped with Ctrl-C, 107 the component failed to load
@@ -28,6 +35,12 @@ use crate::{banner, diagnosis};
 ///
 ///   # 20 VUs for 30 seconds
 ///   loadwit run shop_stress.wasm --vus 20 --duration 30s
+///
+///   # Ramp to 100 VUs over 30 s, hold for a minute, ramp down
+///   loadwit run shop_stress.wasm --stage 30s:100 --stage 1m:100 --stage 30s:0
+///
+///   # Show the resolved plan without running it
+///   loadwit run shop_stress.wasm --config options.json --dry-run
 ///
 ///   # Point the scenario elsewhere and gate on latency
 ///   loadwit run shop_stress.wasm -e BASE_URL=http://127.0.0.1:8080 \
@@ -54,6 +67,18 @@ pub struct RunArgs {
     /// Total iterations, shared between the VUs.
     #[arg(short, long)]
     iterations: Option<u64>,
+
+    /// A ramping stage as `DURATION:TARGET`, e.g. `30s:100`.
+    ///
+    /// May be given several times, in order; the stages make one
+    /// `ramping-vus` scenario starting from `--vus` (default 1).
+    #[arg(short, long = "stage", value_name = "DURATION:TARGET", value_parser = parse_stage)]
+    stages: Vec<StageOptions>,
+
+    /// Print the resolved plan (every scenario and its parameters) and
+    /// exit without running anything.
+    #[arg(long)]
+    dry_run: bool,
 
     /// A threshold as `METRIC: EXPRESSION`, e.g. `http_req_duration: p(95)<500`.
     ///
@@ -111,18 +136,23 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
     let test = Test::load(&args.file, cache_dir())
         .await
         .map_err(load_failure)?;
+    let invalid = |e| Failure::new(ExitCode::InvalidConfig, e);
+    let env_layer = Options::from_env(|name| std::env::var(name).ok()).map_err(invalid)?;
     let options = test
         .options()
         .clone()
         .overlay(config_file(args.config.as_deref())?)
+        .overlay(env_layer)
         .overlay(flag_options(args));
-    let plan = options
-        .plan()
-        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+    let plan = options.plan().map_err(invalid)?;
     let thresholds = thresholds(&options, &args.thresholds)?;
     warn_unknown_options(&options);
 
     let mut stdout = io::stdout().lock();
+    if args.dry_run {
+        banner::print_plan(&mut stdout, &args.file, &plan).ok();
+        return Ok(ExitCode::Success);
+    }
     banner::print(&mut stdout, &args.file, &plan).ok();
     drop(stdout);
 
@@ -139,6 +169,7 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
                 aggregate: *aggregate,
                 elapsed: Duration::ZERO,
                 vus_max: 0,
+                vus_timeline: Vec::new(),
                 stopped: stop.level(),
                 teardown: None,
             };
@@ -241,6 +272,7 @@ fn flag_options(args: &RunArgs) -> Options {
         vus: args.vus,
         duration: args.duration,
         iterations: args.iterations,
+        stages: (!args.stages.is_empty()).then(|| args.stages.clone()),
         ..Options::default()
     }
 }
@@ -286,6 +318,10 @@ async fn stop_on_signals(stop: Stop) {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     loadwit_engine::options::parse_duration(text)
+}
+
+fn parse_stage(text: &str) -> Result<StageOptions, String> {
+    loadwit_engine::options::parse_stage(text)
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {

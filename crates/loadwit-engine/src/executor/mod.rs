@@ -1,24 +1,35 @@
 //! Executors: how a scenario's iterations are scheduled on its VUs.
 //!
-//! The closed-loop executors (`constant-vus`, `per-vu-iterations`,
-//! `shared-iterations`) differ only in how many VUs run and when each VU
-//! stops, so each one builds a [`ClosedLoop`] and the loop itself lives
-//! here once.
+//! Every executor waits for its scenario's `startTime`, then runs until
+//! its time is up; iterations still running then may go on for
+//! `gracefulStop` and are interrupted after it, or at a hard stop.
+//!
+//! - The closed-loop executors (`constant-vus`, `per-vu-iterations`,
+//!   `shared-iterations`) differ only in how many VUs run and when each VU
+//!   stops, so each one builds a [`ClosedLoop`] and the loop lives here.
+//! - `ramping-vus` (`ramping_vus.rs`) activates and parks VUs as the
+//!   planned count moves between stages.
+//! - The arrival-rate executors (`arrival_rate.rs`) start iterations on a
+//!   [`Schedule`](schedule::Schedule), whatever the target's speed.
 
+mod arrival_rate;
 mod constant_vus;
 mod per_vu_iterations;
+mod ramping_vus;
+mod schedule;
 mod shared_iterations;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use tokio::time::timeout_at;
+use tokio::time::sleep_until;
 
 use crate::options::{Executor, ScenarioPlan};
 use crate::run::Shared;
-use crate::stop::StopLevel;
-use crate::vu::{Ended, Vu};
+use crate::stop::{StopLevel, StopWatch};
+use crate::vu::{Ended, Vu, VuFactory};
 
 /// VUs that each loop over iterations until a budget or a deadline ends.
 ///
@@ -26,8 +37,6 @@ use crate::vu::{Ended, Vu};
 /// running at `end + graceful_stop` (or at a hard stop) is interrupted,
 /// recorded as such, and its VU dropped.
 pub(crate) struct ClosedLoop {
-    pub vus: u64,
-    pub duration: Duration,
     pub budget: Budget,
 }
 
@@ -59,35 +68,89 @@ impl Budget {
     }
 }
 
-/// Plans the scenario's closed loop from its executor settings.
-fn closed_loop(executor: &Executor) -> ClosedLoop {
-    match *executor {
-        Executor::ConstantVus { vus, duration } => constant_vus::plan(vus, duration),
-        Executor::PerVuIterations {
-            vus,
-            iterations,
-            max_duration,
-        } => per_vu_iterations::plan(vus, iterations, max_duration),
-        Executor::SharedIterations {
-            vus,
-            iterations,
-            max_duration,
-        } => shared_iterations::plan(vus, iterations, max_duration),
-    }
-}
-
-/// How many VUs the scenario needs made before it starts.
-pub(crate) fn vus_needed(executor: &Executor) -> u64 {
-    closed_loop(executor).vus
+/// The scenario's clock, fixed when it starts.
+#[derive(Clone, Copy)]
+pub(crate) struct Timing {
+    pub start: Instant,
+    /// No iteration starts at or after this.
+    pub end: Instant,
+    /// Iterations still running now are interrupted.
+    pub hard_end: Instant,
 }
 
 /// Runs one scenario with VUs made in advance, until every VU is done.
-pub(crate) async fn run_scenario(scenario: Arc<ScenarioPlan>, vus: Vec<Vu>, shared: Arc<Shared>) {
-    let plan = closed_loop(&scenario.executor);
+/// Nothing runs when the run is stopped before the scenario's
+/// `startTime`.
+pub(crate) async fn run_scenario(
+    scenario: Arc<ScenarioPlan>,
+    vus: Vec<Vu>,
+    factory: VuFactory,
+    shared: Arc<Shared>,
+) {
+    let mut stop = shared.stop.subscribe();
+    tokio::select! {
+        () = tokio::time::sleep(scenario.start_time) => {}
+        () = stop.stopping() => return,
+    }
     let start = Instant::now();
-    let end = start + plan.duration;
-    let hard_end = end + scenario.graceful_stop;
+    let end = start + scenario.executor.duration();
+    let timing = Timing {
+        start,
+        end,
+        hard_end: end + scenario.graceful_stop,
+    };
 
+    match &scenario.executor {
+        Executor::ConstantVus { .. } => {
+            run_closed(constant_vus::plan(), &scenario, vus, &shared, timing).await
+        }
+        Executor::PerVuIterations { iterations, .. } => {
+            let plan = per_vu_iterations::plan(*iterations);
+            run_closed(plan, &scenario, vus, &shared, timing).await
+        }
+        Executor::SharedIterations { iterations, .. } => {
+            let plan = shared_iterations::plan(*iterations);
+            run_closed(plan, &scenario, vus, &shared, timing).await
+        }
+        Executor::RampingVus {
+            start_vus,
+            stages,
+            graceful_ramp_down,
+        } => {
+            let ramp = ramping_vus::Ramp::new(*start_vus, stages, *graceful_ramp_down);
+            ramp.run(&scenario, vus, &shared, timing).await
+        }
+        Executor::ConstantArrivalRate {
+            rate,
+            duration,
+            vus: budget,
+            max_lateness,
+        } => {
+            let schedule = schedule::Schedule::constant(*rate, *duration);
+            let open = arrival_rate::OpenLoop::new(schedule, *budget, *max_lateness);
+            open.run(&scenario, vus, factory, &shared, timing).await
+        }
+        Executor::RampingArrivalRate {
+            start_rate,
+            stages,
+            vus: budget,
+            max_lateness,
+        } => {
+            let schedule = schedule::Schedule::ramping(*start_rate, stages);
+            let open = arrival_rate::OpenLoop::new(schedule, *budget, *max_lateness);
+            open.run(&scenario, vus, factory, &shared, timing).await
+        }
+    }
+}
+
+/// Runs a closed loop: one task per VU, each looping until done.
+async fn run_closed(
+    plan: ClosedLoop,
+    scenario: &Arc<ScenarioPlan>,
+    vus: Vec<Vu>,
+    shared: &Arc<Shared>,
+    timing: Timing,
+) {
     let tasks: Vec<_> = vus
         .into_iter()
         .map(|vu| {
@@ -95,15 +158,18 @@ pub(crate) async fn run_scenario(scenario: Arc<ScenarioPlan>, vus: Vec<Vu>, shar
                 scenario: scenario.clone(),
                 shared: shared.clone(),
                 budget: plan.budget.clone(),
-                end,
-                hard_end,
+                timing,
             };
             tokio::spawn(driver.drive(vu))
         })
         .collect();
+    join_all(tasks, &scenario.name).await;
+}
+
+async fn join_all(tasks: Vec<tokio::task::JoinHandle<()>>, scenario: &str) {
     for task in tasks {
         if let Err(error) = task.await {
-            tracing::error!(%error, scenario = %scenario.name, "a VU task failed");
+            tracing::error!(%error, scenario, "a VU task failed");
         }
     }
 }
@@ -113,41 +179,74 @@ struct Driver {
     scenario: Arc<ScenarioPlan>,
     shared: Arc<Shared>,
     budget: Budget,
-    end: Instant,
-    hard_end: Instant,
+    timing: Timing,
 }
 
 impl Driver {
     async fn drive(mut self, mut vu: Vu) {
-        let _active = self.shared.vus.until_done();
+        let _active = self.shared.vus.activate();
         let mut stop = self.shared.stop.subscribe();
         loop {
-            if Instant::now() >= self.end
+            if Instant::now() >= self.timing.end
                 || stop.level() != StopLevel::Running
                 || !self.budget.claim()
             {
                 return;
             }
-            let started = Instant::now();
-            let iteration = vu.iterate(&self.scenario.exec, &self.shared.setup_data);
-            let ended = tokio::select! {
-                ended = timeout_at(self.hard_end.into(), iteration) => ended.ok(),
-                () = stop.hard() => None,
-            };
-            match ended {
-                Some(Ended::Reusable) => {}
-                Some(Ended::Trapped) => match vu.replace(&self.shared.sandbox).await {
-                    Ok(fresh) => vu = fresh,
-                    Err(error) => {
-                        tracing::error!(%error, "cannot replace a trapped VU; it stops");
-                        return;
-                    }
-                },
-                None => {
-                    vu.interrupted(started);
-                    return;
-                }
+            let cut = hard_cut(self.timing.hard_end, &mut stop);
+            match iterate_once(vu, &self.scenario, &self.shared, None, cut).await {
+                Some(next) => vu = next,
+                None => return,
             }
         }
+    }
+}
+
+/// Runs one iteration on `vu`, due at `scheduled` for arrival-rate
+/// executors, unless `cut` resolves first. Returns the VU when it can run
+/// more: a trapped instance is replaced, an interrupted one recorded and
+/// dropped.
+async fn iterate_once(
+    mut vu: Vu,
+    scenario: &ScenarioPlan,
+    shared: &Shared,
+    scheduled: Option<Instant>,
+    cut: impl Future<Output = ()>,
+) -> Option<Vu> {
+    let started = Instant::now();
+    let ended = tokio::select! {
+        ended = vu.iterate(&scenario.exec, &shared.setup_data, scheduled) => Some(ended),
+        () = cut => None,
+    };
+    match ended {
+        Some(Ended::Reusable) => Some(vu),
+        Some(Ended::Trapped) => match vu.replace(&shared.sandbox).await {
+            Ok(fresh) => Some(fresh),
+            Err(error) => {
+                tracing::error!(%error, "cannot replace a trapped VU; it stops");
+                None
+            }
+        },
+        None => {
+            vu.interrupted(started);
+            None
+        }
+    }
+}
+
+/// Resolves at the scenario's hard end or at a hard stop, whichever is
+/// first.
+async fn hard_cut(hard_end: Instant, stop: &mut StopWatch) {
+    tokio::select! {
+        () = sleep_until(hard_end.into()) => {}
+        () = stop.hard() => {}
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no such time.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }

@@ -4,7 +4,7 @@
 use std::error::Error as _;
 use std::time::{Duration, Instant};
 
-use loadwit_metrics::{HttpTimings, Sample, TagSet};
+use loadwit_metrics::{Builtin, HttpTimings, Sample, TagSet};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use super::VuState;
@@ -36,6 +36,13 @@ impl Host for VuState {
     async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
         let exchange = exchange(&self.context.http.client, request).await;
         let sample = exchange.sample(&self.context.tags);
+        if let Some(lateness) = self.context.lateness {
+            self.context.recorder.record(Sample::Trend {
+                metric: Builtin::HttpReqDurationCorrected,
+                tags: sample.tags().clone(),
+                value: exchange.timings.duration + lateness,
+            });
+        }
         self.context.recorder.record(sample);
         self.guest_since = Instant::now();
         exchange.result

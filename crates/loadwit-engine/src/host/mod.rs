@@ -75,6 +75,10 @@ pub(crate) struct VuContext {
     pub(crate) tags: TagSet,
     pub(crate) http: HttpClient,
     pub(crate) recorder: Recorder,
+    /// How late the running iteration started against its schedule; set
+    /// only by arrival-rate executors, so HTTP samples can also be
+    /// measured from their intended start.
+    pub(crate) lateness: Option<Duration>,
 }
 
 impl VuState {

@@ -1,11 +1,16 @@
 //! Test options in k6's JSON shape, and the plan they resolve to.
 //!
-//! Options arrive in layers: what the component's `options` export returns,
-//! then command-line flags on top. [`Options::overlay`] stacks two layers the
-//! way k6 does; [`Options::plan`] turns the result into a [`Plan`] of typed
-//! scenarios, or an [`OptionsError`] naming the field at fault.
+//! Options arrive in layers, lowest first: what the component's `options`
+//! export returns, a `--config` file, the `LOADWIT_*` variables
+//! ([`Options::from_env`]) and the command-line flags.
+//! [`Options::overlay`] stacks two layers the way k6 does; [`Options::plan`]
+//! checks the result and turns it into a [`Plan`] of typed scenarios, or an
+//! [`OptionsError`] naming the field at fault.
 
 mod duration;
+mod env;
+mod plan;
+mod scenario;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,12 +18,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use duration::parse_duration;
-
-/// How long a run of `iterations` may take before it is stopped, as in k6.
-const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
-
-/// How long running iterations may finish after a scenario's time is up.
-const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
+pub use env::{VARIABLES as ENV_VARIABLES, parse_stage};
+pub use plan::{Executor, Plan, Rate, ScenarioPlan, Stage, VuBudget};
+use scenario::{DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_DURATION, nonzero, positive, stages};
+pub use scenario::{ScenarioOptions, StageOptions};
 
 /// One layer of options, as a component or a user writes them.
 ///
@@ -32,6 +35,7 @@ pub struct Options {
     #[serde(default, deserialize_with = "duration::deserialize_opt")]
     pub duration: Option<Duration>,
     pub iterations: Option<u64>,
+    pub stages: Option<Vec<StageOptions>>,
     pub scenarios: Option<BTreeMap<String, ScenarioOptions>>,
     /// Thresholds stay raw here: the metrics crate parses them.
     pub thresholds: Option<serde_json::Value>,
@@ -39,31 +43,13 @@ pub struct Options {
     pub unknown: BTreeMap<String, serde_json::Value>,
 }
 
-/// One entry of `scenarios`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScenarioOptions {
-    pub executor: String,
-    pub vus: Option<u64>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
-    pub duration: Option<Duration>,
-    pub iterations: Option<u64>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
-    pub max_duration: Option<Duration>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
-    pub graceful_stop: Option<Duration>,
-    pub exec: Option<String>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-}
-
 /// Why options could not become a plan. Each names the field at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum OptionsError {
     #[error("options are not valid JSON in k6's shape: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("`{path}` is invalid: {message}")]
+    Shape { path: String, message: String },
     #[error("`{field}` {problem}")]
     Field { field: String, problem: String },
 }
@@ -82,43 +68,67 @@ impl Options {
     ///
     /// # Errors
     ///
-    /// Returns [`OptionsError::Json`] when the text is not an options object.
+    /// [`OptionsError::Shape`] naming the field whose value has the wrong
+    /// type or form (a negative duration, say), or [`OptionsError::Json`]
+    /// when the text is not JSON at all.
     pub fn from_json(text: &str) -> Result<Self, OptionsError> {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        Ok(serde_json::from_str(text)?)
+        let mut json = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut json).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if path == "." || inner.is_syntax() || inner.is_eof() {
+                return OptionsError::Json(inner);
+            }
+            OptionsError::Shape {
+                path,
+                message: strip_position(&inner.to_string()),
+            }
+        })
     }
 
     /// Stacks `top` over `self`, as k6 layers script options under flags.
     ///
     /// Fields set in `top` win. When `top` sets any of the shortcuts
-    /// (`vus`, `duration`, `iterations`) it replaces the lower layer's
-    /// `scenarios`, as k6 does, so `--vus 5` on the command line means
-    /// five VUs whatever the component planned.
+    /// (`vus`, `duration`, `iterations`, `stages`) it replaces the lower
+    /// layer's `scenarios`, as k6 does, so `--vus 5` on the command line
+    /// means five VUs whatever the component planned. When it sets one of
+    /// `duration`, `iterations` or `stages`, the lower layer's others of
+    /// those go too: the top layer's shape wins whole.
     pub fn overlay(mut self, top: Options) -> Options {
-        let top_has_shortcut =
-            top.vus.is_some() || top.duration.is_some() || top.iterations.is_some();
-        if top_has_shortcut && top.scenarios.is_none() {
+        let top_has_shape =
+            top.duration.is_some() || top.iterations.is_some() || top.stages.is_some();
+        if (top_has_shape || top.vus.is_some()) && top.scenarios.is_none() {
             self.scenarios = None;
+        }
+        if top_has_shape {
+            self.duration = None;
+            self.iterations = None;
+            self.stages = None;
         }
         self.vus = top.vus.or(self.vus);
         self.duration = top.duration.or(self.duration);
         self.iterations = top.iterations.or(self.iterations);
+        self.stages = top.stages.or(self.stages);
         self.scenarios = top.scenarios.or(self.scenarios);
         self.thresholds = top.thresholds.or(self.thresholds);
         self.unknown.extend(top.unknown);
         self
     }
 
-    /// Resolves the options into scenarios, following k6's shortcut rules:
-    /// `scenarios` when given; else `iterations` makes `shared-iterations`;
-    /// else `duration` makes `constant-vus`; else one VU runs one iteration.
+    /// Checks the options and resolves them into scenarios, following
+    /// k6's shortcut rules: `scenarios` when given; else `stages` make
+    /// `ramping-vus`; else `iterations` make `shared-iterations`; else
+    /// `duration` makes `constant-vus`; else one VU runs one iteration.
     ///
     /// # Errors
     ///
-    /// Returns an [`OptionsError::Field`] for an unknown executor, a missing
-    /// or zero required parameter, or a scenario list that is empty.
+    /// An [`OptionsError::Field`] for an unknown executor, a missing or
+    /// zero required parameter, `maxVUs` below `preAllocatedVUs`, a stage
+    /// with no duration, shortcuts that contradict each other, or an empty
+    /// scenario list.
     pub fn plan(&self) -> Result<Plan, OptionsError> {
         let scenarios = match &self.scenarios {
             Some(scenarios) if scenarios.is_empty() => {
@@ -138,17 +148,28 @@ impl Options {
 
     fn shortcut_scenario(&self) -> Result<ScenarioPlan, OptionsError> {
         let vus = positive("vus", self.vus.unwrap_or(1))?;
-        let executor = match (self.iterations, self.duration) {
-            (Some(iterations), max_duration) => Executor::SharedIterations {
+        let executor = match (&self.stages, self.iterations, self.duration) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(OptionsError::field(
+                    "stages",
+                    "cannot be combined with `duration` or `iterations`; use one of them",
+                ));
+            }
+            (Some(list), None, None) => Executor::RampingVus {
+                start_vus: self.vus.unwrap_or(1),
+                stages: stages("stages", Some(list))?,
+                graceful_ramp_down: DEFAULT_GRACEFUL_STOP,
+            },
+            (None, Some(iterations), max_duration) => Executor::SharedIterations {
                 vus,
                 iterations: positive("iterations", iterations)?,
                 max_duration: max_duration.unwrap_or(DEFAULT_MAX_DURATION),
             },
-            (None, Some(duration)) => Executor::ConstantVus {
+            (None, None, Some(duration)) => Executor::ConstantVus {
                 vus,
                 duration: nonzero("duration", duration)?,
             },
-            (None, None) => Executor::SharedIterations {
+            (None, None, None) => Executor::SharedIterations {
                 vus,
                 iterations: 1,
                 max_duration: DEFAULT_MAX_DURATION,
@@ -158,6 +179,7 @@ impl Options {
             name: "default".into(),
             exec: "default".into(),
             executor,
+            start_time: Duration::ZERO,
             graceful_stop: DEFAULT_GRACEFUL_STOP,
             env: BTreeMap::new(),
             tags: BTreeMap::new(),
@@ -165,138 +187,12 @@ impl Options {
     }
 }
 
-/// The resolved, validated shape of a run.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub scenarios: Vec<ScenarioPlan>,
-}
-
-impl Plan {
-    /// The most VUs the run can have alive at once.
-    pub fn max_vus(&self) -> u64 {
-        self.scenarios.iter().map(|s| s.executor.max_vus()).sum()
+/// serde_json appends ` at line L column C`; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
     }
-}
-
-/// One scenario, ready to run.
-#[derive(Debug, Clone)]
-pub struct ScenarioPlan {
-    pub name: String,
-    /// Passed to the component's `run` export to pick the workload.
-    pub exec: String,
-    pub executor: Executor,
-    /// How long iterations still running when time is up may go on.
-    pub graceful_stop: Duration,
-    pub env: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
-}
-
-/// How a scenario schedules its iterations, with k6's parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Executor {
-    /// `vus` VUs loop over iterations for `duration`.
-    ConstantVus { vus: u64, duration: Duration },
-    /// Each of `vus` VUs runs exactly `iterations` iterations.
-    PerVuIterations {
-        vus: u64,
-        iterations: u64,
-        max_duration: Duration,
-    },
-    /// `vus` VUs share `iterations` iterations between them.
-    SharedIterations {
-        vus: u64,
-        iterations: u64,
-        max_duration: Duration,
-    },
-}
-
-impl Executor {
-    /// The name k6 and the options use for this executor.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::ConstantVus { .. } => "constant-vus",
-            Self::PerVuIterations { .. } => "per-vu-iterations",
-            Self::SharedIterations { .. } => "shared-iterations",
-        }
-    }
-
-    pub fn max_vus(&self) -> u64 {
-        match *self {
-            Self::ConstantVus { vus, .. }
-            | Self::PerVuIterations { vus, .. }
-            | Self::SharedIterations { vus, .. } => vus,
-        }
-    }
-
-    /// How long the scenario may schedule new iterations.
-    pub fn duration(&self) -> Duration {
-        match *self {
-            Self::ConstantVus { duration, .. } => duration,
-            Self::PerVuIterations { max_duration, .. }
-            | Self::SharedIterations { max_duration, .. } => max_duration,
-        }
-    }
-}
-
-impl ScenarioPlan {
-    fn from_options(name: &str, options: &ScenarioOptions) -> Result<Self, OptionsError> {
-        let field = |key: &str| format!("scenarios.{name}.{key}");
-        let vus = positive(&field("vus"), options.vus.unwrap_or(1))?;
-        let executor = match options.executor.as_str() {
-            "constant-vus" => Executor::ConstantVus {
-                vus,
-                duration: nonzero(
-                    &field("duration"),
-                    required(&field("duration"), options.duration)?,
-                )?,
-            },
-            "per-vu-iterations" => Executor::PerVuIterations {
-                vus,
-                iterations: positive(&field("iterations"), options.iterations.unwrap_or(1))?,
-                max_duration: options.max_duration.unwrap_or(DEFAULT_MAX_DURATION),
-            },
-            "shared-iterations" => Executor::SharedIterations {
-                vus,
-                iterations: positive(&field("iterations"), options.iterations.unwrap_or(1))?,
-                max_duration: options.max_duration.unwrap_or(DEFAULT_MAX_DURATION),
-            },
-            other => {
-                return Err(OptionsError::field(
-                    field("executor"),
-                    format!(
-                        "is `{other}`, which this version cannot run; \
-                         use constant-vus, per-vu-iterations or shared-iterations"
-                    ),
-                ));
-            }
-        };
-        Ok(Self {
-            name: name.to_owned(),
-            exec: options.exec.clone().unwrap_or_else(|| "default".into()),
-            executor,
-            graceful_stop: options.graceful_stop.unwrap_or(DEFAULT_GRACEFUL_STOP),
-            env: options.env.clone(),
-            tags: options.tags.clone(),
-        })
-    }
-}
-
-fn required<T>(field: &str, value: Option<T>) -> Result<T, OptionsError> {
-    value.ok_or_else(|| OptionsError::field(field, "is required for this executor"))
-}
-
-fn positive(field: &str, value: u64) -> Result<u64, OptionsError> {
-    if value == 0 {
-        return Err(OptionsError::field(field, "must be at least 1"));
-    }
-    Ok(value)
-}
-
-fn nonzero(field: &str, value: Duration) -> Result<Duration, OptionsError> {
-    if value.is_zero() {
-        return Err(OptionsError::field(field, "must be longer than zero"));
-    }
-    Ok(value)
 }
 
 #[cfg(test)]
@@ -358,5 +254,55 @@ mod tests {
         );
         assert!(plan(r#"{"duration": "soon"}"#).is_err());
         assert!(plan("{not json").is_err());
+    }
+
+    #[test]
+    fn higher_layer_shapes_replace_lower_ones() {
+        let component = Options::from_json(r#"{"vus": 2, "duration": "5s"}"#).unwrap();
+        let env = Options::from_json(r#"{"stages": [{"duration": "3s", "target": 6}]}"#).unwrap();
+        let p = component.overlay(env).plan().unwrap();
+        assert_eq!(
+            p.scenarios[0].executor,
+            Executor::RampingVus {
+                start_vus: 2,
+                stages: vec![Stage {
+                    duration: Duration::from_secs(3),
+                    target: 6
+                }],
+                graceful_ramp_down: Duration::from_secs(30),
+            }
+        );
+    }
+
+    #[test]
+    fn contradictions_and_bad_shapes_name_their_field() {
+        let err =
+            plan(r#"{"stages": [{"duration": "1s", "target": 1}], "duration": "5s"}"#).unwrap_err();
+        assert!(
+            err.to_string().starts_with("`stages` cannot be combined"),
+            "{err}"
+        );
+        let err = plan(r#"{"scenarios": {"s": {"executor": "constant-vus", "vus": "ten"}}}"#)
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("`scenarios.s.vus` is invalid"),
+            "{err}"
+        );
+        let err = plan(
+            r#"{"scenarios": {"s": {"executor": "ramping-arrival-rate", "preAllocatedVUs": 1,
+                "stages": [{"duration": "1s", "target": 2.5}]}}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("`scenarios.s.stages[0].target`"),
+            "{err}"
+        );
+        let p = plan(
+            r#"{"scenarios": {"s": {"executor": "constant-arrival-rate", "rate": 30,
+                "timeUnit": "1m", "duration": "1m", "preAllocatedVUs": 3, "startTime": "10s"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.max_vus(), 3, "maxVUs defaults to preAllocatedVUs");
+        assert_eq!(p.max_duration(), Duration::from_secs(100));
     }
 }

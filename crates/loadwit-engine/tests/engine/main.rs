@@ -4,6 +4,7 @@
 #[path = "../../../../tests/fixtures/mod.rs"]
 mod fixtures;
 
+mod executors;
 mod lifecycle;
 mod stopping;
 

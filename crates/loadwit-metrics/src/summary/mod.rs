@@ -254,9 +254,30 @@ impl Summary {
     }
 }
 
+/// Arrival-rate lateness below this at p(95) is scheduling noise: the
+/// coordinated-omission metrics are left out of the summary then.
+const LATENESS_WORTH_SHOWING: Duration = Duration::from_millis(10);
+
+/// Whether iterations started late enough against their schedule for the
+/// corrected latency to tell something the plain one does not.
+fn lateness_matters(aggregate: &Aggregate) -> bool {
+    matches!(
+        aggregate.metric(Builtin::IterationLateness),
+        Some(MetricValue::Trend(trend)) if trend.percentile(95.0) > LATENESS_WORTH_SHOWING
+    )
+}
+
 fn metric_rows(aggregate: &Aggregate, outcomes: &[ThresholdOutcome]) -> Vec<MetricRow> {
+    let show_lateness = lateness_matters(aggregate);
     let mut rows: Vec<MetricRow> = Builtin::ALL
         .into_iter()
+        .filter(|metric| {
+            show_lateness
+                || !matches!(
+                    metric,
+                    Builtin::IterationLateness | Builtin::HttpReqDurationCorrected
+                )
+        })
         .filter_map(|metric| {
             let value = aggregate.metric(metric)?;
             Some(MetricRow::new(metric, Vec::new(), value))
