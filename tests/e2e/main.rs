@@ -3,4 +3,5 @@
 
 mod bad_input;
 mod flagship;
+mod metrics;
 mod support;

@@ -76,6 +76,7 @@ mod aggregate;
 pub mod format;
 mod metric;
 mod sample;
+mod series;
 mod summary;
 mod tags;
 mod threshold;
@@ -86,9 +87,10 @@ pub use aggregate::{
     MAX_FAILURE_MESSAGES, MetricValue, RequestCount, RequestOutcome,
 };
 pub use format::{format_bytes, format_duration};
-pub use metric::{Builtin, MetricKind, ValueUnit};
-pub use sample::{HttpTimings, IterationOutcome, Sample};
-pub use summary::{RunInfo, Summary, TrendStat};
+pub use metric::{Builtin, CustomMetric, GROUP_DURATION, Metric, MetricError, MetricKind, ValueUnit};
+pub use sample::{HttpTimings, IterationOutcome, Point, Sample, Stamped};
+pub use series::{Bucket, PointValue, SeriesPoint, TimeSeries};
+pub use summary::{RunInfo, Summary, TimeUnit, TrendStat};
 pub use tags::TagSet;
 pub use threshold::{
     Aggregation, Op, Threshold, ThresholdError, ThresholdOutcome, Thresholds, metric_key,
