@@ -78,12 +78,21 @@ fn custom_metrics_report_their_exact_totals() -> TestResult {
     assert_eq!(number(&json, "/metrics/group_duration/count"), 20.0);
 
     let inner = "/root_group/groups/outer/groups/inner";
-    assert_eq!(number(&json, &format!("{inner}/checks/inner ok/passes")), 10.0);
-    assert_eq!(json.pointer(&format!("{inner}/path")), Some(&"::outer::inner".into()));
+    assert_eq!(
+        number(&json, &format!("{inner}/checks/inner ok/passes")),
+        10.0
+    );
+    assert_eq!(
+        json.pointer(&format!("{inner}/path")),
+        Some(&"::outer::inner".into())
+    );
     assert_eq!(number(&json, "/root_group/checks/root ok/passes"), 10.0);
     let thresholds = json["thresholds"].as_array().expect("thresholds");
     assert_eq!(thresholds.len(), 5);
-    assert!(thresholds.iter().all(|t| t["passed"] == true), "{thresholds:?}");
+    assert!(
+        thresholds.iter().all(|t| t["passed"] == true),
+        "{thresholds:?}"
+    );
 
     // The text summary shows the same numbers and the group tree.
     let text = &result.stdout;
@@ -114,7 +123,7 @@ fn tag_filtered_thresholds_pass_on_the_fast_endpoint_and_fail_on_the_slow() -> T
             "--threshold",
             "http_req_duration{name:fast}: p(95)<80",
             "--threshold",
-            "http_req_duration{name:fast,status:200}: count==10",
+            "http_reqs{name:fast,status:200}: count==10",
         ],
     );
     assert_eq!(result.code, 99, "{result}");
@@ -125,7 +134,11 @@ fn tag_filtered_thresholds_pass_on_the_fast_endpoint_and_fail_on_the_slow() -> T
         .expect("thresholds")
         .iter()
         .map(|t| {
-            let key = format!("{}: {}", t["metric"].as_str().unwrap(), t["expression"].as_str().unwrap());
+            let key = format!(
+                "{}: {}",
+                t["metric"].as_str().unwrap(),
+                t["expression"].as_str().unwrap()
+            );
             (key, t["passed"].as_bool().unwrap())
         })
         .collect();
@@ -133,6 +146,7 @@ fn tag_filtered_thresholds_pass_on_the_fast_endpoint_and_fail_on_the_slow() -> T
         ("http_req_duration{name:slow}: p(95)<80", false),
         ("http_req_duration{name:slow}: min>=100", true),
         ("http_req_duration{name:fast}: p(95)<80", true),
+        ("http_reqs{name:fast,status:200}: count==10", true),
     ];
     for (key, want) in expected {
         assert_eq!(passed.get(key), Some(&want), "{key} in {passed:?}");
@@ -185,7 +199,10 @@ fn abort_on_fail_stops_a_sixty_second_test_within_two_seconds() -> TestResult {
 
     // Outputs are complete: every request of the summary is in the file.
     let counts = ndjson_counts(&samples)?;
-    assert_eq!(counts.get("http_reqs"), Some(&number(&json, "/metrics/http_reqs/count")));
+    assert_eq!(
+        counts.get("http_reqs"),
+        Some(&number(&json, "/metrics/http_reqs/count"))
+    );
     Ok(())
 }
 
@@ -196,9 +213,15 @@ fn scenario_abort_ends_the_test_with_exit_108() -> TestResult {
     let config = suite_config(&dir, "abort", "")?;
     let result = run_suite(&config, &["--summary-export", export.to_str().unwrap()]);
     assert_eq!(result.code, 108, "{result}");
-    assert!(result.stderr.contains("aborted by the scenario: enough"), "{result}");
+    assert!(
+        result.stderr.contains("aborted by the scenario: enough"),
+        "{result}"
+    );
     let json = read_json(&export);
-    assert!(number(&json, "/metrics/iterations/count") < 10.0, "{json:#}");
+    assert!(
+        number(&json, "/metrics/iterations/count") < 10.0,
+        "{json:#}"
+    );
     Ok(())
 }
 
@@ -219,7 +242,12 @@ fn ndjson_points(path: &Path) -> Result<Tallies, Box<dyn std::error::Error>> {
             continue;
         }
         let metric = line["metric"].as_str().expect("a metric").to_string();
-        assert!(line["data"]["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{line}");
+        assert!(
+            line["data"]["time"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
         *sums.entry(metric.clone()).or_default() += line["data"]["value"].as_f64().unwrap();
         *points.entry(metric).or_default() += 1.0;
     }
@@ -252,7 +280,12 @@ fn check_tallies(json: &Value, (sums, points): &Tallies, format: &str) {
             + number(json, &format!("/metrics/{rate}/fails"));
         assert_eq!(points.get(rate), Some(&expected), "{format} {rate}");
     }
-    for trend in ["http_req_duration", "iteration_duration", "basket_size", "group_duration"] {
+    for trend in [
+        "http_req_duration",
+        "iteration_duration",
+        "basket_size",
+        "group_duration",
+    ] {
         let expected = number(json, &format!("/metrics/{trend}/count"));
         assert_eq!(points.get(trend), Some(&expected), "{format} {trend}");
     }
@@ -331,11 +364,19 @@ fn sample_files_and_junit_agree_with_the_summary() -> TestResult {
     assert!(failure.starts_with("observed p(95)="), "{failure}");
     let checks = cases("checks");
     assert_eq!(checks.len(), 2, "{checks:?}");
-    assert!(checks.contains(&("::outer::inner::inner ok".to_string(), false)), "{checks:?}");
-    assert!(checks.contains(&("::root ok".to_string(), false)), "{checks:?}");
+    assert!(
+        checks.contains(&("::outer::inner::inner ok".to_string(), false)),
+        "{checks:?}"
+    );
+    assert!(
+        checks.contains(&("::root ok".to_string(), false)),
+        "{checks:?}"
+    );
 
     // The time series covers the run, bucket by bucket.
-    let buckets = json["time_series"]["buckets"].as_array().expect("a time series");
+    let buckets = json["time_series"]["buckets"]
+        .as_array()
+        .expect("a time series");
     assert!(!buckets.is_empty());
     let reqs: f64 = buckets
         .iter()
@@ -355,7 +396,12 @@ fn run_tags_and_system_tags_shape_every_sample() -> TestResult {
     let config = suite_config(&dir, "default", extra)?;
     let result = run_suite(
         &config,
-        &["--tag", "env=ci", "--out", &format!("json={}", ndjson.display())],
+        &[
+            "--tag",
+            "env=ci",
+            "--out",
+            &format!("json={}", ndjson.display()),
+        ],
     );
     assert_eq!(result.code, 0, "{result}");
 
@@ -394,10 +440,16 @@ fn progress_lines_without_a_terminal_carry_no_escape_codes() -> TestResult {
         .lines()
         .filter(|line| line.starts_with("running steady: "))
         .collect();
-    assert!(lines.len() >= 2, "expected a line at 10 s and one at the end:\n{result}");
+    assert!(
+        lines.len() >= 2,
+        "expected a line at 10 s and one at the end:\n{result}"
+    );
     assert!(lines[0].contains("1 VUs"), "{}", lines[0]);
     assert!(lines[0].contains(" iterations"), "{}", lines[0]);
-    assert!(!result.stdout.contains('\u{1b}'), "escape codes in {result}");
+    assert!(
+        !result.stdout.contains('\u{1b}'),
+        "escape codes in {result}"
+    );
 
     let quiet = run_suite(&config_with(&dir, "pace")?, &["--quiet"]);
     assert_eq!(quiet.code, 0, "{quiet}");
@@ -452,6 +504,9 @@ fn memory_stays_bounded_over_five_minutes() -> TestResult {
     }
     let at_one_minute = at_one_minute.expect("the run lasted a minute");
     println!("peak RSS: {at_one_minute} KiB after 1 min, {last} KiB after 5 min");
-    assert!(last < at_one_minute * 3 / 2, "{at_one_minute} KiB → {last} KiB");
+    assert!(
+        last < at_one_minute * 3 / 2,
+        "{at_one_minute} KiB → {last} KiB"
+    );
     Ok(())
 }

@@ -121,7 +121,11 @@ impl Observer for Watch {
         for (path, writer) in &mut self.writers {
             if let Err(error) = writer.finish() {
                 let message = format!("`{}`: {error:#}", path.display());
-                self.outcome.lock().unwrap_or_else(|e| e.into_inner()).errors.push(message);
+                self.outcome
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .errors
+                    .push(message);
             }
         }
         self.progress.finish(total, elapsed);

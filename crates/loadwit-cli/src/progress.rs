@@ -21,8 +21,13 @@ struct ScenarioInfo {
 
 enum Mode {
     Quiet,
-    Plain { next: Duration },
-    Bars { _multi: MultiProgress, bars: Vec<ProgressBar> },
+    Plain {
+        next: Duration,
+    },
+    Bars {
+        _multi: MultiProgress,
+        bars: Vec<ProgressBar>,
+    },
 }
 
 /// The progress display of one run.

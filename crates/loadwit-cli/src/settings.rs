@@ -50,7 +50,8 @@ impl Settings {
 }
 
 fn string_map(field: &str, value: &Value) -> Result<BTreeMap<String, String>, String> {
-    let wrong = || format!("`{field}` must map tag names to strings; write it like {{\"env\": \"ci\"}}");
+    let wrong =
+        || format!("`{field}` must map tag names to strings; write it like {{\"env\": \"ci\"}}");
     let object = value.as_object().ok_or_else(wrong)?;
     object
         .iter()
@@ -115,7 +116,10 @@ mod tests {
     #[test]
     fn bad_fields_are_named() {
         let err = settings(r#"{"summaryTrendStats": ["avg", "p(200)"]}"#).unwrap_err();
-        assert!(err.starts_with("`summaryTrendStats[1]` is `p(200)`"), "{err}");
+        assert!(
+            err.starts_with("`summaryTrendStats[1]` is `p(200)`"),
+            "{err}"
+        );
         let err = settings(r#"{"summaryTimeUnit": "minutes"}"#).unwrap_err();
         assert!(err.contains("`summaryTimeUnit`"), "{err}");
         let err = settings(r#"{"tags": {"env": 1}}"#).unwrap_err();

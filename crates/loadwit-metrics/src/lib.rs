@@ -87,7 +87,9 @@ pub use aggregate::{
     MAX_FAILURE_MESSAGES, MetricValue, RequestCount, RequestOutcome,
 };
 pub use format::{format_bytes, format_duration};
-pub use metric::{Builtin, CustomMetric, GROUP_DURATION, Metric, MetricError, MetricKind, ValueUnit};
+pub use metric::{
+    Builtin, CustomMetric, GROUP_DURATION, Metric, MetricError, MetricKind, ValueUnit,
+};
 pub use sample::{HttpTimings, IterationOutcome, Point, Sample, Stamped};
 pub use series::{Bucket, PointValue, SeriesPoint, TimeSeries};
 pub use summary::{RunInfo, Summary, TimeUnit, TrendStat};

@@ -162,9 +162,7 @@ impl Sample {
                     builtin(metric, value);
                 }
             }
-            Sample::Check { passed, .. } => {
-                builtin(Builtin::Checks, f64::from(u8::from(*passed)))
-            }
+            Sample::Check { passed, .. } => builtin(Builtin::Checks, f64::from(u8::from(*passed))),
             Sample::Iteration {
                 duration, outcome, ..
             } => {

@@ -137,7 +137,10 @@ mod tests {
 
     #[test]
     fn escape_makes_attributes_safe() {
-        assert_eq!(escape(r#"p(95)<500 & "x""#), "p(95)&lt;500 &amp; &quot;x&quot;");
+        assert_eq!(
+            escape(r#"p(95)<500 & "x""#),
+            "p(95)&lt;500 &amp; &quot;x&quot;"
+        );
         assert_eq!(escape("a\u{1}b"), "ab");
     }
 }

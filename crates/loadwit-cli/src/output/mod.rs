@@ -104,8 +104,14 @@ mod tests {
 
     #[test]
     fn out_specs_parse_or_name_the_flag() {
-        assert_eq!(OutSpec::parse("json=a.ndjson"), Ok(OutSpec::Json("a.ndjson".into())));
-        assert_eq!(OutSpec::parse("csv=b.csv"), Ok(OutSpec::Csv("b.csv".into())));
+        assert_eq!(
+            OutSpec::parse("json=a.ndjson"),
+            Ok(OutSpec::Json("a.ndjson".into()))
+        );
+        assert_eq!(
+            OutSpec::parse("csv=b.csv"),
+            Ok(OutSpec::Csv("b.csv".into()))
+        );
         for bad in ["influxdb=x", "json=", "json"] {
             let err = OutSpec::parse(bad).unwrap_err();
             assert!(err.contains("json=FILE"), "{err}");

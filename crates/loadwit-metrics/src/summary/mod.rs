@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use crate::aggregate::{Aggregate, CheckCount, EXPECTED_RESPONSE, MetricValue, RequestCount};
 use crate::format;
-use crate::series::TimeSeries;
 use crate::metric::{Builtin, Metric, MetricKind, ValueUnit};
+use crate::series::TimeSeries;
 use crate::threshold::{Aggregation, ThresholdOutcome, metric_key};
 use crate::trend::Trend;
 
@@ -174,7 +174,10 @@ impl TimeUnit {
             TimeUnit::Millis => (ms, "ms"),
             TimeUnit::Micros => (ms * 1e3, "µs"),
         };
-        format!("{}{suffix}", format::format_number((value * 100.0).trunc() / 100.0))
+        format!(
+            "{}{suffix}",
+            format::format_number((value * 100.0).trunc() / 100.0)
+        )
     }
 }
 
