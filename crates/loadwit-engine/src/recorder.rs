@@ -22,6 +22,11 @@ use loadwit_metrics::{Aggregate, Sample, Stamped, TagSet};
 /// A batch this large is sent even mid-iteration, bounding VU memory.
 const FLUSH_AT: usize = 256;
 
+/// Batches queued for the aggregator at most. When it falls behind (an
+/// `--out` file slower than the load), a VU flushing a batch waits for
+/// room: the load slows down instead of memory growing without bound.
+const QUEUED_BATCHES: usize = 1024;
+
 /// What watches a run from the aggregator thread.
 ///
 /// Every method runs on the aggregator thread, never on a VU's: a slow
@@ -83,7 +88,7 @@ pub(crate) struct Recorder {
     buffer: Vec<Stamped>,
     /// `None` for instances whose samples count nowhere (the `options`
     /// probe).
-    sink: Option<mpsc::Sender<Message>>,
+    sink: Option<mpsc::SyncSender<Message>>,
 }
 
 impl Recorder {
@@ -137,13 +142,13 @@ impl Drop for Recorder {
 
 /// The aggregator thread and the means to make recorders for it.
 pub(crate) struct Aggregator {
-    sink: mpsc::Sender<Message>,
+    sink: mpsc::SyncSender<Message>,
     thread: thread::JoinHandle<Aggregate>,
 }
 
 impl Aggregator {
     pub(crate) fn spawn(live: Option<Live>) -> Self {
-        let (sink, batches) = mpsc::channel::<Message>();
+        let (sink, batches) = mpsc::sync_channel::<Message>(QUEUED_BATCHES);
         let thread = thread::Builder::new()
             .name("loadwit-aggregator".into())
             .spawn(move || match live {

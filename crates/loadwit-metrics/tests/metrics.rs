@@ -535,3 +535,23 @@ fn trend_stats_are_configurable() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn breakdown_opens_with_the_most_failures_then_the_busiest() -> TestResult {
+    let mut aggregate = Aggregate::new();
+    let ms = Duration::from_millis(2);
+    for (name, count, failed) in [("/a", 5, false), ("/b", 2, true), ("/c", 9, false)] {
+        for _ in 0..count {
+            aggregate.add(&request(name, ms, failed));
+        }
+    }
+    let json = Summary::new(&aggregate, &[], RunInfo::default()).to_json();
+    let names: Vec<&str> = json["requests_by_name"]
+        .as_array()
+        .ok_or("a list")?
+        .iter()
+        .filter_map(|row| row["name"].as_str())
+        .collect();
+    assert_eq!(names, ["/b", "/c", "/a"]);
+    Ok(())
+}

@@ -248,7 +248,7 @@ impl Summary {
             rows: metric_rows(aggregate, outcomes),
             outcomes: outcomes.to_vec(),
             checks: aggregate.checks(),
-            requests: aggregate.requests_by_name(),
+            requests: by_impact(aggregate.requests_by_name()),
             failures,
         }
     }
@@ -333,6 +333,17 @@ impl Summary {
     fn elapsed_secs(&self) -> f64 {
         self.info.elapsed.as_secs_f64()
     }
+}
+
+/// Request groups with the most failures first, then the busiest, so the
+/// breakdown opens with what hurt most.
+fn by_impact(mut requests: Vec<RequestCount>) -> Vec<RequestCount> {
+    requests.sort_by(|a, b| {
+        (b.failed, b.count)
+            .cmp(&(a.failed, a.count))
+            .then_with(|| (&a.name, &a.method).cmp(&(&b.name, &b.method)))
+    });
+    requests
 }
 
 fn metric_rows(aggregate: &Aggregate, outcomes: &[ThresholdOutcome]) -> Vec<MetricRow> {
