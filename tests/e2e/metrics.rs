@@ -207,6 +207,37 @@ fn abort_on_fail_stops_a_sixty_second_test_within_two_seconds() -> TestResult {
 }
 
 #[test]
+fn delay_abort_eval_holds_the_abort_back() -> TestResult {
+    let shop = slow_categories_shop();
+    let dir = scratch("delay_abort_eval");
+    let export = dir.join("summary.json");
+    let config = dir.join("options.json");
+    std::fs::write(
+        &config,
+        r#"{"scenarios": {"long": {"executor": "constant-vus", "vus": 2, "duration": "60s",
+              "exec": "http"}},
+            "thresholds": {"http_req_duration{name:slow}": [
+              {"threshold": "p(95)<50", "abortOnFail": true, "delayAbortEval": "3s"}]}}"#,
+    )?;
+    let result = run_suite(
+        &config,
+        &[
+            "--summary-export",
+            export.to_str().unwrap(),
+            "-e",
+            &format!("BASE_URL={}", shop.url()),
+        ],
+    );
+    assert_eq!(result.code, 99, "{result}");
+    let elapsed_ms = number(&read_json(&export), "/state/elapsed_ms");
+    assert!(
+        (2_500.0..5_500.0).contains(&elapsed_ms),
+        "the test ran {elapsed_ms} ms"
+    );
+    Ok(())
+}
+
+#[test]
 fn scenario_abort_ends_the_test_with_exit_108() -> TestResult {
     let dir = scratch("scenario_abort");
     let export = dir.join("summary.json");

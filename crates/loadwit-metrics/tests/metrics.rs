@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use loadwit_metrics::{
     Aggregate, Builtin, HttpTimings, IterationOutcome, MetricValue, RunInfo, Sample, Summary,
-    TagSet, Thresholds, Trend, TrendStat,
+    TagSet, Thresholds, TimeUnit, Trend, TrendStat,
 };
 use serde_json::{Value, json};
 
@@ -553,5 +553,21 @@ fn breakdown_opens_with_the_most_failures_then_the_busiest() -> TestResult {
         .filter_map(|row| row["name"].as_str())
         .collect();
     assert_eq!(names, ["/b", "/c", "/a"]);
+    Ok(())
+}
+
+#[test]
+fn summary_time_unit_shows_every_duration_in_one_unit() -> TestResult {
+    let mut aggregate = Aggregate::new();
+    aggregate.add(&request("/a", Duration::from_micros(1_500), false));
+    let shown = |unit| -> Result<String, Box<dyn Error>> {
+        let summary = Summary::new(&aggregate, &[], RunInfo::default())
+            .with_trend_stats(vec![TrendStat::Avg, TrendStat::Max])
+            .with_time_unit(unit);
+        text(&summary)
+    };
+    assert!(shown(Some(TimeUnit::Millis))?.contains("avg=1.5ms max=1.5ms"));
+    assert!(shown(Some(TimeUnit::Micros))?.contains("avg=1,500µs"));
+    assert!(shown(None)?.contains("avg=1.5ms"));
     Ok(())
 }
