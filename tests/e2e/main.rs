@@ -5,4 +5,5 @@ mod bad_input;
 mod executors;
 mod flagship;
 mod languages;
+mod metrics;
 mod support;

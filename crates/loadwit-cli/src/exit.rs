@@ -14,4 +14,6 @@ pub enum ExitCode {
     Stopped = 105,
     /// The component failed to load, or its setup or teardown failed.
     ScenarioFailed = 107,
+    /// The scenario aborted the test.
+    ScenarioAborted = 108,
 }

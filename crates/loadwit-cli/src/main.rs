@@ -4,6 +4,10 @@ mod banner;
 mod commands;
 mod diagnosis;
 mod exit;
+mod live;
+mod output;
+mod progress;
+mod settings;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

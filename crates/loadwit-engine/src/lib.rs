@@ -29,6 +29,7 @@ mod vu;
 pub use error::{LoadError, RunError};
 pub use host::{WIT_PACKAGE, WIT_VERSION};
 pub use options::{Executor, Options, OptionsError, Plan, ScenarioPlan, Stage};
+pub use recorder::{Live, Observer};
 pub use run::{Report, Test, TestError};
 pub use sandbox::ComponentFile;
 pub use stop::{Stop, StopLevel, StopReason};

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loadwit_metrics::{Aggregate, Builtin, Sample, TagSet};
@@ -12,7 +12,7 @@ use crate::error::{LoadError, RunError};
 use crate::executor;
 use crate::host::{HttpClient, VuContext};
 use crate::options::{Options, Plan, ScenarioPlan};
-use crate::recorder::{Aggregator, Recorder};
+use crate::recorder::{Aggregator, Live, Recorder};
 use crate::sandbox::{ComponentFile, Sandbox};
 use crate::stop::{Stop, StopLevel};
 use crate::vu::{Vu, VuFactory};
@@ -26,6 +26,8 @@ pub struct Test {
     /// A single-instance sandbox for `options`, `setup` and `teardown`.
     control: Sandbox,
     options: Options,
+    /// How the next run is watched live; taken by [`Test::run`].
+    live: Mutex<Option<Live>>,
 }
 
 impl Test {
@@ -48,7 +50,15 @@ impl Test {
             file,
             control,
             options,
+            live: Mutex::new(None),
         })
+    }
+
+    /// Watches the next run live: its aggregator hands batches and
+    /// intervals to `live.observer`.
+    pub fn with_live(self, live: Live) -> Self {
+        *self.live.lock().expect("the live lock is never poisoned") = Some(live);
+        self
     }
 
     /// The options the component exported.
@@ -72,7 +82,8 @@ impl Test {
         env: &BTreeMap<String, String>,
         stop: &Stop,
     ) -> Result<Report, TestError> {
-        let aggregator = Aggregator::spawn();
+        let live = self.live.lock().map(|mut l| l.take()).unwrap_or(None);
+        let aggregator = Aggregator::spawn(live);
         let pool_size = u32::try_from(plan.max_vus()).unwrap_or(u32::MAX);
         let sandbox = Sandbox::new(&self.file, pool_size.max(2))?;
 

@@ -11,6 +11,8 @@
 //!   is the usual one for a response.
 //! - [`sleep`], [`vu_id`], [`iteration`], [`scenario()`], [`env()`] and
 //!   [`log`] talk to the runtime.
+//! - [`metrics`] declares custom counters, gauges, rates and trends.
+//! - [`group()`] names a part of an iteration; [`abort`] ends the test.
 //! - [`random`] picks think times, users and search terms.
 //! - [`Scenario`] and [`export!`] declare the component's lifecycle.
 //!
@@ -54,13 +56,16 @@
 //! [loadwit]: https://github.com/loadwit/loadwit
 
 pub mod check;
+pub mod group;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod random;
 mod runtime;
 mod scenario;
 
 pub use check::check;
+pub use group::{abort, group};
 pub use runtime::{env, env_or, env_parse, iteration, scenario, sleep, sleep_secs, vu_id};
 pub use scenario::{Scenario, data_json, setup_json};
 

@@ -1,12 +1,14 @@
 //! The aggregate: every sample of a run folded into per-series statistics.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::metric::{Builtin, MetricKind};
+use crate::metric::{Builtin, CustomMetric, Metric, MetricKind};
 use crate::sample::{IterationOutcome, Sample};
 use crate::tags::TagSet;
 use crate::trend::Trend;
 
+mod custom;
 mod failures;
 mod series;
 #[cfg(test)]
@@ -44,6 +46,7 @@ pub struct Aggregate {
     gauges: HashMap<Builtin, HashMap<TagSet, GaugeSeries>>,
     counters: HashMap<Builtin, HashMap<TagSet, f64>>,
     trends: HashMap<Builtin, HashMap<TagSet, Trend>>,
+    custom: HashMap<Arc<str>, custom::CustomSeries>,
     failures: FailureLog,
     /// Ticks once per new check series and per gauge reading, to order
     /// checks by first appearance and gauge readings by time.
@@ -136,9 +139,13 @@ impl std::fmt::Display for RequestOutcome {
     }
 }
 
-/// Passes and failures of one check name, over all its series.
+/// Passes and failures of one check name in one group, over all its
+/// series.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckCount {
+    /// The `group` tag: the group path such as `::outer::inner`, empty
+    /// outside any group.
+    pub group: String,
     /// The `check` tag.
     pub name: String,
     /// Times the check held.
@@ -197,7 +204,25 @@ impl Aggregate {
                 tags,
                 value,
             } => self.add_trend(*metric, tags, *value),
+            Sample::Custom {
+                metric,
+                tags,
+                value,
+            } => self.add_custom(metric, tags, *value),
         }
+    }
+
+    fn add_custom(&mut self, metric: &Arc<CustomMetric>, tags: &TagSet, value: f64) {
+        let at = tick(&mut self.clock);
+        let series = match self.custom.get_mut(metric.name()) {
+            Some(series) => series,
+            None => {
+                let name: Arc<str> = metric.name().into();
+                let series = custom::CustomSeries::new(metric.clone());
+                self.custom.entry(name).or_insert(series)
+            }
+        };
+        series.record(metric, tags, value, at);
     }
 
     /// Folds a batch in, in order.
@@ -281,6 +306,13 @@ impl Aggregate {
                 mine.entry(tags.clone()).or_default().merge(trend);
             }
         }
+        for (name, theirs) in &other.custom {
+            let mine = self
+                .custom
+                .entry(name.clone())
+                .or_insert_with(|| custom::CustomSeries::new(theirs.metric.clone()));
+            mine.merge(theirs, self.clock);
+        }
 
         self.failures.merge(&other.failures);
         self.clock += other.clock;
@@ -294,6 +326,84 @@ impl Aggregate {
             && self.gauges.values().all(HashMap::is_empty)
             && self.counters.values().all(HashMap::is_empty)
             && self.trends.values().all(HashMap::is_empty)
+            && self.custom.values().all(|c| c.series.is_empty())
+    }
+
+    /// The metric called `name`: built in, or declared by the scenario
+    /// and recorded at least once.
+    pub fn resolve(&self, name: &str) -> Option<Metric> {
+        if let Some(builtin) = Builtin::from_name(name) {
+            return Some(Metric::Builtin(builtin));
+        }
+        let custom = self.custom.get(name)?;
+        Some(Metric::Custom(custom.metric.clone()))
+    }
+
+    /// The custom metrics with values (`group_duration` included), by
+    /// name.
+    pub fn custom_metrics(&self) -> Vec<Arc<CustomMetric>> {
+        let mut metrics: Vec<_> = self
+            .custom
+            .values()
+            .filter(|c| !c.series.is_empty())
+            .map(|c| c.metric.clone())
+            .collect();
+        metrics.sort_by(|a, b| a.name().cmp(b.name()));
+        metrics
+    }
+
+    /// Every metric with values: the built-in ones in declaration order,
+    /// then the custom ones by name.
+    pub fn metrics(&self) -> Vec<Metric> {
+        let builtins = Builtin::ALL
+            .into_iter()
+            .filter(|b| self.metric(*b).is_some())
+            .map(Metric::Builtin);
+        let custom = self.custom_metrics().into_iter().map(Metric::Custom);
+        builtins.chain(custom).collect()
+    }
+
+    /// Like [`metric_matching`](Aggregate::metric_matching), for any metric
+    /// by name; `None` for an unknown name or no matching samples.
+    pub fn metric_named<K, V>(&self, name: &str, filter: &[(K, V)]) -> Option<MetricValue>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        if let Some(builtin) = Builtin::from_name(name) {
+            return self.metric_matching(builtin, filter);
+        }
+        let custom = self.custom.get(name)?;
+        let mut total = None;
+        for (tags, value) in &custom.series {
+            if matches(tags, None, filter) {
+                absorb(&mut total, value.part());
+            }
+        }
+        total.map(Accumulated::into_value)
+    }
+
+    /// Every series of any metric with its value, sorted by tags; see
+    /// [`series`](Aggregate::series).
+    pub fn series_of(&self, metric: &Metric) -> Vec<(TagSet, MetricValue)> {
+        let custom = match metric {
+            Metric::Builtin(builtin) => return self.series(*builtin),
+            Metric::Custom(custom) => custom,
+        };
+        let Some(custom) = self.custom.get(custom.name()) else {
+            return Vec::new();
+        };
+        let mut series: Vec<_> = custom
+            .series
+            .iter()
+            .filter_map(|(tags, value)| {
+                let mut total = None;
+                absorb(&mut total, value.part());
+                total.map(|t| (tags.clone(), t.into_value()))
+            })
+            .collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        series
     }
 
     /// The total of one metric over all its series, tags ignored; `None`
@@ -370,13 +480,16 @@ impl Aggregate {
         rows
     }
 
-    /// Checks grouped by their `check` tag, in order of first appearance.
+    /// Checks grouped by their `group` and `check` tags, in order of
+    /// first appearance.
     pub fn checks(&self) -> Vec<CheckCount> {
-        let mut by_name: HashMap<&str, (u64, CheckCount)> = HashMap::new();
+        let mut by_name: HashMap<(&str, &str), (u64, CheckCount)> = HashMap::new();
         for (tags, series) in &self.checks {
             let name = tags.get("check").unwrap_or("(unnamed)");
-            let (first_seen, count) = by_name.entry(name).or_insert_with(|| {
+            let group = tags.get("group").unwrap_or("");
+            let (first_seen, count) = by_name.entry((group, name)).or_insert_with(|| {
                 let count = CheckCount {
+                    group: group.to_string(),
                     name: name.to_string(),
                     passes: 0,
                     fails: 0,

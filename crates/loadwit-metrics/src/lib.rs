@@ -5,7 +5,10 @@
 //! into. The flow, in the order the engine drives it:
 //!
 //! 1. **Samples.** Every host call records [`Sample`]s into a per-VU
-//!    buffer: one per HTTP request, check, iteration, gauge reading.
+//!    buffer: one per HTTP request, check, iteration, gauge reading, or
+//!    value of a scenario's own [`CustomMetric`]. The engine stamps each
+//!    with its wall-clock time ([`Stamped`]) for the outputs that write
+//!    every sample; [`Sample::for_each_point`] splits it into k6's points.
 //!    [`TagSet`]s label them (`scenario`, `name`, `method`, `status`, ...)
 //!    and are built once, then cloned for the price of a reference count.
 //! 2. **Aggregation.** One aggregator folds batches into an [`Aggregate`]:
@@ -16,7 +19,9 @@
 //! 3. **Thresholds.** [`Thresholds`] are parsed once from k6's options
 //!    shape or the CLI form and [evaluated](Thresholds::evaluate) against
 //!    the aggregate, during the run for `abortOnFail` and at the end.
-//! 4. **Summary.** A [`Summary`] snapshots the aggregate and outcomes and
+//! 4. **Time series.** A [`TimeSeries`] keeps each interval's aggregate
+//!    reduced to a few numbers per series, for progress and result files.
+//! 5. **Summary.** A [`Summary`] snapshots the aggregate and outcomes and
 //!    renders k6's classic text layout or k6's `--summary-export` JSON.
 //!
 //! Built-in metric names, kinds and units follow k6 ([`Builtin`]).
@@ -56,8 +61,9 @@
 //!   rate), trends one key per trend statistic (`avg`, `p(95)`, ...) in
 //!   milliseconds. A metric with thresholds has `thresholds`, mapping each
 //!   expression to `true` when it **failed**, as k6 writes it.
-//! - `root_group`: `name`, `path`, `groups` (empty) and `checks`, keyed by
-//!   check name, each with `name`, `path`, `passes`, `fails`. k6's `id`
+//! - `root_group`: `name`, `path`, `groups` and `checks`, keyed by check
+//!   name, each with `name`, `path`, `passes`, `fails`; `groups` nests the
+//!   same shape per group (`path` like `::outer::inner`). k6's `id`
 //!   hashes are not written.
 //!
 //! loadwit's own keys are snake_case:
@@ -69,6 +75,10 @@
 //!   `null` otherwise.
 //! - `failed_iterations`: `{count, by_message: {message: count}, other}`.
 //! - `state`: `{elapsed_ms, vus_max, interrupted_iterations}`.
+//! - `time_series` (when the run kept one): `{interval_ms, buckets:
+//!   [{time_ms, series: [{metric, tags, ...}]}]}`; counters have `count`,
+//!   gauges `value`, rates `passes` and `fails`, trends `count`, `avg`,
+//!   `min`, `max` and `p(95)`, all for that interval alone.
 
 #![warn(missing_docs)]
 
@@ -76,6 +86,7 @@ mod aggregate;
 pub mod format;
 mod metric;
 mod sample;
+mod series;
 mod summary;
 mod tags;
 mod threshold;
@@ -86,9 +97,12 @@ pub use aggregate::{
     MAX_FAILURE_MESSAGES, MetricValue, RequestCount, RequestOutcome,
 };
 pub use format::{format_bytes, format_duration};
-pub use metric::{Builtin, MetricKind, ValueUnit};
-pub use sample::{HttpTimings, IterationOutcome, Sample};
-pub use summary::{RunInfo, Summary, TrendStat};
+pub use metric::{
+    Builtin, CustomMetric, GROUP_DURATION, Metric, MetricError, MetricKind, ValueUnit,
+};
+pub use sample::{HttpTimings, IterationOutcome, Point, Sample, Stamped};
+pub use series::{Bucket, PointValue, SeriesPoint, TimeSeries};
+pub use summary::{RunInfo, Summary, TimeUnit, TrendStat};
 pub use tags::TagSet;
 pub use threshold::{
     Aggregation, Op, Threshold, ThresholdError, ThresholdOutcome, Thresholds, metric_key,

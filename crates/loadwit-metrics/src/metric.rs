@@ -1,6 +1,7 @@
 //! Metric kinds, value units and the built-in metrics, named as in k6.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// How a metric aggregates its samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -191,6 +192,141 @@ impl fmt::Display for Builtin {
     }
 }
 
+/// Longest custom metric name, as in k6.
+const MAX_NAME_LEN: usize = 128;
+
+/// A metric a scenario declares for itself, such as an `orders_placed`
+/// counter or a `cart_latency` trend.
+///
+/// Invariants, when built by [`CustomMetric::new`]: the name matches k6's
+/// `[a-zA-Z_][a-zA-Z0-9_]{0,127}` and is not a built-in name; only trends
+/// may measure time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CustomMetric {
+    name: Arc<str>,
+    kind: MetricKind,
+    unit: ValueUnit,
+}
+
+/// Why a custom metric declaration was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MetricError {
+    /// The name breaks k6's naming rule.
+    #[error(
+        "metric name `{0}` is invalid; use up to 128 letters, digits and \
+         underscores, not starting with a digit"
+    )]
+    Name(String),
+    /// The name is taken by a built-in metric.
+    #[error("metric name `{0}` is built in; pick another name")]
+    Builtin(String),
+    /// `time` was asked for a metric that is not a trend.
+    #[error("metric `{0}` cannot measure time; only trends can")]
+    TimeOnNonTrend(String),
+}
+
+impl CustomMetric {
+    /// Declares a metric of `kind`; `is_time` makes a trend's values
+    /// durations in milliseconds, shown as durations.
+    ///
+    /// # Errors
+    ///
+    /// When the name is invalid or built in, or `is_time` is set on a
+    /// metric that is not a trend.
+    pub fn new(name: &str, kind: MetricKind, is_time: bool) -> Result<Self, MetricError> {
+        if !valid_name(name) {
+            return Err(MetricError::Name(name.to_string()));
+        }
+        if Builtin::from_name(name).is_some() || name == GROUP_DURATION {
+            return Err(MetricError::Builtin(name.to_string()));
+        }
+        if is_time && kind != MetricKind::Trend {
+            return Err(MetricError::TimeOnNonTrend(name.to_string()));
+        }
+        let unit = if is_time {
+            ValueUnit::Time
+        } else {
+            ValueUnit::Plain
+        };
+        Ok(CustomMetric {
+            name: name.into(),
+            kind,
+            unit,
+        })
+    }
+
+    /// `group_duration`: the time spent in each group, recorded by the
+    /// host when a group ends, as in k6.
+    pub fn group_duration() -> Self {
+        CustomMetric {
+            name: GROUP_DURATION.into(),
+            kind: MetricKind::Trend,
+            unit: ValueUnit::Time,
+        }
+    }
+
+    /// The metric's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How the metric aggregates.
+    pub fn kind(&self) -> MetricKind {
+        self.kind
+    }
+
+    /// What its values measure: time or plain numbers.
+    pub fn unit(&self) -> ValueUnit {
+        self.unit
+    }
+}
+
+/// The name of the host-recorded group duration trend.
+pub const GROUP_DURATION: &str = "group_duration";
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    first_ok && name.len() <= MAX_NAME_LEN && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Any metric: built in, or declared by the scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// One the host records.
+    Builtin(Builtin),
+    /// One the scenario declared (or `group_duration`).
+    Custom(Arc<CustomMetric>),
+}
+
+impl Metric {
+    /// The metric's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Metric::Builtin(b) => b.name(),
+            Metric::Custom(c) => c.name(),
+        }
+    }
+
+    /// How it aggregates.
+    pub fn kind(&self) -> MetricKind {
+        match self {
+            Metric::Builtin(b) => b.kind(),
+            Metric::Custom(c) => c.kind(),
+        }
+    }
+
+    /// What its values measure.
+    pub fn unit(&self) -> ValueUnit {
+        match self {
+            Metric::Builtin(b) => b.unit(),
+            Metric::Custom(c) => c.unit(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +346,20 @@ mod tests {
         assert_eq!(Builtin::DataReceived.unit(), ValueUnit::Data);
         assert_eq!(Builtin::Vus.kind(), MetricKind::Gauge);
         assert_eq!(Builtin::Iterations.unit(), ValueUnit::Plain);
+    }
+
+    #[test]
+    fn custom_names_follow_k6_rules() {
+        assert!(CustomMetric::new("orders_placed", MetricKind::Counter, false).is_ok());
+        assert!(CustomMetric::new("_x9", MetricKind::Trend, true).is_ok());
+        let bad = [("9lives", false), ("has-dash", false), ("", false)];
+        for (name, time) in bad {
+            let err = CustomMetric::new(name, MetricKind::Gauge, time).unwrap_err();
+            assert_eq!(err, MetricError::Name(name.to_string()));
+        }
+        let err = CustomMetric::new("http_reqs", MetricKind::Counter, false).unwrap_err();
+        assert!(err.to_string().contains("built in"), "{err}");
+        let err = CustomMetric::new("n", MetricKind::Counter, true).unwrap_err();
+        assert!(err.to_string().contains("only trends"), "{err}");
     }
 }

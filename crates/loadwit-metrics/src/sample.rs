@@ -1,8 +1,9 @@
 //! Samples: what the engine records, one per observation.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use crate::metric::Builtin;
+use crate::metric::{Builtin, CustomMetric, MetricKind, ValueUnit};
 use crate::tags::TagSet;
 
 /// The phases of one HTTP request, as k6 splits them.
@@ -102,6 +103,19 @@ pub enum Sample {
         /// The value.
         value: Duration,
     },
+    /// One value of a metric the scenario declared (or `group_duration`).
+    ///
+    /// Counters add `value`, gauges keep it as their reading, rates count
+    /// it as a pass when non-zero, trends record it; a time trend's values
+    /// are milliseconds.
+    Custom {
+        /// The declared metric.
+        metric: Arc<CustomMetric>,
+        /// Tags of the value.
+        tags: TagSet,
+        /// The value.
+        value: f64,
+    },
 }
 
 impl Sample {
@@ -113,9 +127,101 @@ impl Sample {
             | Sample::Iteration { tags, .. }
             | Sample::Gauge { tags, .. }
             | Sample::Counter { tags, .. }
-            | Sample::Trend { tags, .. } => tags,
+            | Sample::Trend { tags, .. }
+            | Sample::Custom { tags, .. } => tags,
         }
     }
+
+    /// Calls `f` once per k6 metric point this sample stands for, with the
+    /// metric name, its kind and unit, and the value as k6 writes it
+    /// (milliseconds for times, bytes for data, 1 or 0 for rates).
+    ///
+    /// An HTTP request is eleven points (`http_reqs`, the six timings,
+    /// `http_req_tls_handshaking`, `http_req_failed`, `data_sent`,
+    /// `data_received`); an interrupted iteration is none.
+    pub fn for_each_point(&self, mut f: impl FnMut(Point<'_>)) {
+        let mut builtin = |metric: Builtin, value: f64| {
+            f(Point {
+                metric: metric.name(),
+                kind: metric.kind(),
+                unit: metric.unit(),
+                value,
+            })
+        };
+        match self {
+            Sample::Http {
+                timings,
+                failed,
+                sent,
+                received,
+                ..
+            } => {
+                let ms = |d: Duration| d.as_nanos() as f64 / 1e6;
+                let points = [
+                    (Builtin::HttpReqs, 1.0),
+                    (Builtin::HttpReqDuration, ms(timings.duration)),
+                    (Builtin::HttpReqBlocked, ms(timings.blocked)),
+                    (Builtin::HttpReqConnecting, ms(timings.connecting)),
+                    (Builtin::HttpReqTlsHandshaking, 0.0),
+                    (Builtin::HttpReqSending, ms(timings.sending)),
+                    (Builtin::HttpReqWaiting, ms(timings.waiting)),
+                    (Builtin::HttpReqReceiving, ms(timings.receiving)),
+                    (Builtin::HttpReqFailed, f64::from(u8::from(*failed))),
+                    (Builtin::DataSent, *sent as f64),
+                    (Builtin::DataReceived, *received as f64),
+                ];
+                for (metric, value) in points {
+                    builtin(metric, value);
+                }
+            }
+            Sample::Check { passed, .. } => builtin(Builtin::Checks, f64::from(u8::from(*passed))),
+            Sample::Iteration {
+                duration, outcome, ..
+            } => {
+                if *outcome != IterationOutcome::Interrupted {
+                    builtin(Builtin::Iterations, 1.0);
+                    let ms = duration.as_nanos() as f64 / 1e6;
+                    builtin(Builtin::IterationDuration, ms);
+                }
+            }
+            Sample::Gauge { metric, value, .. } | Sample::Counter { metric, value, .. } => {
+                builtin(*metric, *value)
+            }
+            Sample::Trend { metric, value, .. } => builtin(*metric, value.as_nanos() as f64 / 1e6),
+            Sample::Custom { metric, value, .. } => f(Point {
+                metric: metric.name(),
+                kind: metric.kind(),
+                unit: metric.unit(),
+                value: *value,
+            }),
+        }
+    }
+}
+
+/// One k6 metric point of a [`Sample`], as outputs write it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point<'a> {
+    /// Metric name.
+    pub metric: &'a str,
+    /// Its kind.
+    pub kind: MetricKind,
+    /// Its unit.
+    pub unit: ValueUnit,
+    /// The value, in k6's units (milliseconds for times).
+    pub value: f64,
+}
+
+/// A sample with the wall-clock time it was recorded, for outputs that
+/// write every sample (`--out json`, `--out csv`).
+///
+/// The engine stamps samples as it buffers them: one clock read per
+/// sample, and the [`Sample`] itself stays free of time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stamped {
+    /// When the sample was recorded.
+    pub time: SystemTime,
+    /// The sample.
+    pub sample: Sample,
 }
 
 /// How an iteration ended.

@@ -23,7 +23,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::aggregate::{Aggregate, MetricValue};
-use crate::metric::{Builtin, MetricKind, ValueUnit};
+use crate::metric::{Builtin, Metric, MetricKind, ValueUnit};
 
 pub use parse::{ThresholdError, parse_cli_threshold};
 
@@ -207,24 +207,28 @@ impl Threshold {
     }
 
     /// The observed number, or `None` when the metric has no matching
-    /// samples (or is not built in).
+    /// samples (or the aggregation does not fit the metric's kind).
     pub fn observe(&self, aggregate: &Aggregate, elapsed: Duration) -> Option<f64> {
-        let value = aggregate.metric_matching(self.builtin()?, &self.filter)?;
+        let value = aggregate.metric_named(&self.metric, &self.filter)?;
         self.aggregation.observe(&value, elapsed)
     }
 
-    /// The unit of the observed number: time for trends of built-in time
-    /// metrics, data for data counters, plain otherwise.
+    /// The unit of the observed number for a built-in metric: time for
+    /// time trends, data for data counters, plain otherwise.
     pub fn observed_unit(&self) -> ValueUnit {
-        match (self.builtin(), self.aggregation) {
-            (Some(metric), Aggregation::Count | Aggregation::Rate)
-                if metric.kind() == MetricKind::Counter =>
-            {
-                metric.unit()
-            }
-            (Some(metric), _) if metric.kind() == MetricKind::Trend => ValueUnit::Time,
-            _ => ValueUnit::Plain,
+        match self.builtin() {
+            Some(builtin) => observed_unit(&Metric::Builtin(builtin), self.aggregation),
+            None => ValueUnit::Plain,
         }
+    }
+}
+
+/// The unit of what `aggregation` observes on `metric`.
+fn observed_unit(metric: &Metric, aggregation: Aggregation) -> ValueUnit {
+    match (metric.kind(), aggregation) {
+        (MetricKind::Counter, Aggregation::Count | Aggregation::Rate) => metric.unit(),
+        (MetricKind::Trend, _) => metric.unit(),
+        _ => ValueUnit::Plain,
     }
 }
 
@@ -255,6 +259,19 @@ pub struct ThresholdOutcome {
     pub observed: Option<f64>,
     /// Whether the threshold held; always true without samples.
     pub passed: bool,
+    /// The metric, when it is built in or had samples; it tells how to
+    /// show the observed number.
+    pub metric: Option<Metric>,
+}
+
+impl ThresholdOutcome {
+    /// The unit of [`observed`](ThresholdOutcome::observed).
+    pub fn unit(&self) -> ValueUnit {
+        match &self.metric {
+            Some(metric) => observed_unit(metric, self.threshold.aggregation),
+            None => ValueUnit::Plain,
+        }
+    }
 }
 
 impl ThresholdOutcome {
@@ -340,6 +357,7 @@ impl Thresholds {
                     threshold: threshold.clone(),
                     observed,
                     passed,
+                    metric: aggregate.resolve(&threshold.metric),
                 }
             })
             .collect()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use loadwit_metrics::{
     Aggregate, Builtin, HttpTimings, IterationOutcome, MetricValue, RunInfo, Sample, Summary,
-    TagSet, Thresholds, Trend, TrendStat,
+    TagSet, Thresholds, TimeUnit, Trend, TrendStat,
 };
 use serde_json::{Value, json};
 
@@ -532,6 +532,50 @@ fn trend_stats_are_configurable() -> TestResult {
     assert!(
         line(&text, "http_req_waiting.")?.contains("count=6,012"),
         "{text}"
+    );
+    Ok(())
+}
+
+#[test]
+fn breakdown_opens_with_the_most_failures_then_the_busiest() -> TestResult {
+    let mut aggregate = Aggregate::new();
+    let ms = Duration::from_millis(2);
+    for (name, count, failed) in [("/a", 5, false), ("/b", 2, true), ("/c", 9, false)] {
+        for _ in 0..count {
+            aggregate.add(&request(name, ms, failed));
+        }
+    }
+    let json = Summary::new(&aggregate, &[], RunInfo::default()).to_json();
+    let names: Vec<&str> = json["requests_by_name"]
+        .as_array()
+        .ok_or("a list")?
+        .iter()
+        .filter_map(|row| row["name"].as_str())
+        .collect();
+    assert_eq!(names, ["/b", "/c", "/a"]);
+    Ok(())
+}
+
+#[test]
+fn summary_time_unit_shows_every_duration_in_one_unit() -> TestResult {
+    let mut aggregate = Aggregate::new();
+    aggregate.add(&request("/a", Duration::from_micros(1_500), false));
+    let shown = |unit| -> Result<String, Box<dyn Error>> {
+        let summary = Summary::new(&aggregate, &[], RunInfo::default())
+            .with_trend_stats(vec![TrendStat::Avg, TrendStat::Max])
+            .with_time_unit(unit);
+        text(&summary)
+    };
+    let millis = shown(Some(TimeUnit::Millis))?;
+    assert!(millis.contains("avg=1.5ms"), "{millis}");
+    assert!(millis.contains("avg=0.75ms"), "{millis}");
+    let micros = shown(Some(TimeUnit::Micros))?;
+    assert!(micros.contains("avg=1,500µs"), "{micros}");
+    assert!(micros.contains("avg=750µs"), "{micros}");
+    let own = shown(None)?;
+    assert!(
+        own.contains("avg=1.5ms") && own.contains("avg=750µs"),
+        "{own}"
     );
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::exit::ExitCode;
 
 #[derive(Subcommand)]
 pub enum Command {
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     New(new::NewArgs),
     Build(build::BuildArgs),
     Inspect(inspect::InspectArgs),
@@ -20,7 +20,7 @@ pub enum Command {
 /// Runs the command and returns how the process should exit.
 pub fn dispatch(command: Command) -> ExitCode {
     match command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::New(args) => new::run(args),
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),

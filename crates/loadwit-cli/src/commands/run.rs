@@ -3,16 +3,25 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use loadwit_engine::options::StageOptions;
-use loadwit_engine::{Options, Plan, Report, Stop, StopLevel, Test, TestError};
+use loadwit_engine::{Live, Options, Plan, Report, Stop, StopLevel, Test, TestError};
 use loadwit_metrics::{RunInfo, Summary, ThresholdOutcome, Thresholds};
 
 use crate::exit::ExitCode;
+use crate::live::{LiveOutcome, Watch};
+use crate::output::{OutSpec, SampleWriter, junit};
+use crate::progress::Progress;
+use crate::settings::{self, Settings};
 use crate::{banner, diagnosis};
+
+/// How often the aggregator closes a time-series bucket, evaluates
+/// `abortOnFail` thresholds and refreshes progress.
+const LIVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Runs a scenario component against its target and prints a summary.
 ///
@@ -29,7 +38,7 @@ use crate::{banner, diagnosis};
 ///
 /// Exit codes: 0 success, 99 a threshold failed, 104 invalid options or
 /// thresholds, 105 stopped with Ctrl-C, 107 the component failed to load
-/// or its setup or teardown failed.
+/// or its setup or teardown failed, 108 the scenario aborted the test.
 ///
 /// Examples:
 ///
@@ -45,6 +54,9 @@ use crate::{banner, diagnosis};
 ///   # Point the scenario elsewhere and gate on latency
 ///   loadwit run shop_stress.wasm -e BASE_URL=http://127.0.0.1:8080 \
 ///       --threshold 'http_req_duration: p(95)<300'
+///
+///   # Every sample as NDJSON, and a JUnit report for CI
+///   loadwit run shop_stress.wasm --out json=samples.ndjson --junit junit.xml
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct RunArgs {
@@ -93,9 +105,32 @@ pub struct RunArgs {
     #[arg(short, long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
 
-    /// Also write the summary as JSON, in k6's summary-export layout.
+    /// A tag on every sample of the run, as `KEY=VALUE`.
+    ///
+    /// May be given several times; adds to the options' `tags`. A
+    /// scenario's own tags win over these.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
+
+    /// Also write the summary as JSON, in k6's summary-export layout, with
+    /// the per-second time series under `time_series`.
     #[arg(long, value_name = "FILE")]
     summary_export: Option<PathBuf>,
+
+    /// Write every sample to a file as it is recorded: `json=FILE` for
+    /// k6's NDJSON layout, `csv=FILE` for k6's CSV layout.
+    ///
+    /// May be given several times.
+    #[arg(short, long = "out", value_name = "KIND=FILE", value_parser = OutSpec::parse)]
+    out: Vec<OutSpec>,
+
+    /// Write thresholds and checks as JUnit XML, one test case each.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+
+    /// Hide the live progress; the summary is still printed.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// Runs the command and maps its outcome to an exit code.
@@ -144,8 +179,11 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
         .overlay(config_file(args.config.as_deref())?)
         .overlay(env_layer)
         .overlay(flag_options(args));
-    let plan = options.plan().map_err(invalid)?;
+    let mut plan = options.plan().map_err(invalid)?;
     let thresholds = thresholds(&options, &args.thresholds)?;
+    let settings = Settings::from_options(&options.unknown)
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, anyhow::anyhow!(e)))?;
+    add_run_tags(&mut plan, &settings, &args.tags);
     warn_unknown_options(&options);
 
     let mut stdout = io::stdout().lock();
@@ -157,13 +195,22 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
     drop(stdout);
 
     let stop = Stop::default();
+    let (live, outcome) = live(args, &plan, &thresholds, &settings, &stop)?;
+    let test = test.with_live(live);
     let signals = tokio::spawn(stop_on_signals(stop.clone()));
     let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
     let result = test.run(&plan, &env, &stop).await;
     signals.abort();
+    let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
+    let results = Results {
+        args,
+        thresholds: &thresholds,
+        settings: &settings,
+        live: outcome,
+    };
 
     match result {
-        Ok(report) => finish(args, &plan, &thresholds, report),
+        Ok(report) => results.finish(report),
         Err(TestError::Setup { error, aggregate }) => {
             let report = Report {
                 aggregate: *aggregate,
@@ -173,7 +220,7 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
                 stopped: stop.level(),
                 teardown: None,
             };
-            finish(args, &plan, &thresholds, report)?;
+            results.finish(report)?;
             Err(Failure::new(
                 ExitCode::ScenarioFailed,
                 anyhow::anyhow!(error),
@@ -183,33 +230,117 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
     }
 }
 
-/// Prints and writes the summary, then decides the exit code.
-fn finish(
+/// Run tags under each scenario's own: the options' `tags`, then `--tag`.
+fn add_run_tags(plan: &mut Plan, settings: &Settings, flags: &[(String, String)]) {
+    let mut run_tags = settings.run_tags.clone();
+    run_tags.extend(flags.iter().cloned());
+    for scenario in &mut plan.scenarios {
+        let mut tags = run_tags.clone();
+        tags.append(&mut scenario.tags);
+        scenario.tags = tags;
+    }
+}
+
+/// How the run is watched: outputs opened, progress chosen, thresholds
+/// handed over for live evaluation.
+fn live(
     args: &RunArgs,
-    _plan: &Plan,
+    plan: &Plan,
     thresholds: &Thresholds,
-    report: Report,
-) -> Result<ExitCode, Failure> {
-    let outcomes = thresholds.evaluate(&report.aggregate, report.elapsed);
-    let info = RunInfo {
-        elapsed: report.elapsed,
-        vus_max: report.vus_max,
+    settings: &Settings,
+    stop: &Stop,
+) -> Result<(Live, Arc<Mutex<LiveOutcome>>), Failure> {
+    let mut writers: Vec<(PathBuf, Box<dyn SampleWriter>)> = Vec::new();
+    for spec in &args.out {
+        let writer = spec
+            .open()
+            .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+        writers.push((spec.path().to_path_buf(), writer));
+    }
+    let progress = Progress::new(plan, args.quiet);
+    let (watch, outcome) = Watch::new(
+        thresholds.clone(),
+        stop.clone(),
+        LIVE_INTERVAL,
+        writers,
+        progress,
+    );
+    let live = Live {
+        observer: Box::new(watch),
+        interval: LIVE_INTERVAL,
+        system_tags: settings.system_tags.clone(),
     };
-    let summary = Summary::new(&report.aggregate, &outcomes, info);
+    Ok((live, outcome))
+}
 
-    let mut stdout = io::stdout().lock();
-    summary.render_text(&mut stdout).ok();
-    stdout.flush().ok();
-    drop(stdout);
+/// Everything the end of a run reports from.
+struct Results<'a> {
+    args: &'a RunArgs,
+    thresholds: &'a Thresholds,
+    settings: &'a Settings,
+    live: LiveOutcome,
+}
 
-    if let Some(reason) = diagnosis::unreachable_target(&report.aggregate) {
-        eprintln!("error: {reason}");
+impl Results<'_> {
+    /// Prints and writes the summary and reports, then decides the exit
+    /// code.
+    fn finish(self, report: Report) -> Result<ExitCode, Failure> {
+        let outcomes = self.thresholds.evaluate(&report.aggregate, report.elapsed);
+        let info = RunInfo {
+            elapsed: report.elapsed,
+            vus_max: report.vus_max,
+        };
+        let mut summary = Summary::new(&report.aggregate, &outcomes, info)
+            .with_time_unit(self.settings.time_unit);
+        if let Some(stats) = &self.settings.trend_stats {
+            summary = summary.with_trend_stats(stats.clone());
+        }
+        if let Some(series) = self.live.series.clone() {
+            summary = summary.with_time_series(series);
+        }
+
+        let mut stdout = io::stdout().lock();
+        summary.render_text(&mut stdout).ok();
+        stdout.flush().ok();
+        drop(stdout);
+
+        if let Some(reason) = diagnosis::unreachable_target(&report.aggregate) {
+            eprintln!("error: {reason}");
+        }
+        self.report_aborts();
+        let write_failed = |e| Failure::new(ExitCode::ScenarioFailed, e);
+        if let Some(path) = &self.args.summary_export {
+            write_json(path, &summary.to_json()).map_err(write_failed)?;
+        }
+        if let Some(path) = &self.args.junit {
+            junit::write(path, &summary).map_err(write_failed)?;
+        }
+        for error in &self.live.errors {
+            eprintln!("error: writing the output {error}; it is incomplete");
+        }
+        Ok(self.verdict(&report, &outcomes))
     }
-    if let Some(path) = &args.summary_export {
-        write_json(path, &summary.to_json())
-            .map_err(|e| Failure::new(ExitCode::ScenarioFailed, e))?;
+
+    fn report_aborts(&self) {
+        if let Some(threshold) = &self.live.threshold_abort {
+            eprintln!("aborted: threshold `{threshold}` failed and has abortOnFail");
+        }
+        if let Some(reason) = &self.live.scenario_abort {
+            eprintln!("aborted by the scenario: {reason}");
+        }
     }
-    Ok(verdict(&report, &outcomes))
+
+    /// An abort beats a stop from outside, which beats failed thresholds,
+    /// which beat a failed teardown, as in k6.
+    fn verdict(&self, report: &Report, outcomes: &[ThresholdOutcome]) -> ExitCode {
+        if self.live.threshold_abort.is_some() {
+            return ExitCode::ThresholdsFailed;
+        }
+        if self.live.scenario_abort.is_some() {
+            return ExitCode::ScenarioAborted;
+        }
+        verdict(report, outcomes)
+    }
 }
 
 /// Stopped beats failed thresholds, which beat a failed teardown, as in k6.
@@ -291,6 +422,9 @@ fn thresholds(options: &Options, flags: &[String]) -> Result<Thresholds, Failure
 
 fn warn_unknown_options(options: &Options) {
     for key in options.unknown.keys() {
+        if settings::KEYS.contains(&key.as_str()) {
+            continue;
+        }
         tracing::warn!("option `{key}` is not supported by this version and is ignored");
     }
 }
@@ -322,6 +456,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn parse_stage(text: &str) -> Result<StageOptions, String> {
     loadwit_engine::options::parse_stage(text)
+}
+
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    parse_env(text)
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {

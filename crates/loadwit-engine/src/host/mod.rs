@@ -6,15 +6,18 @@
 //! stdout/stderr, which go to the host's log.
 
 mod checks;
+mod control;
+mod groups;
 mod guest_log;
 mod http;
+mod metrics;
 mod runtime;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loadwit_metrics::TagSet;
+use loadwit_metrics::{CustomMetric, TagSet};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -59,6 +62,9 @@ pub(crate) struct VuState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) context: VuContext,
+    /// What this instance declared and entered; a new instance starts
+    /// afresh, as its guest memory does.
+    guest: GuestState,
     /// When the guest last got control back from the host; the epoch
     /// callback measures guest compute time from here.
     pub(crate) guest_since: Instant,
@@ -91,11 +97,16 @@ impl VuState {
             wasi,
             table: ResourceTable::new(),
             context,
+            guest: GuestState::default(),
             guest_since: Instant::now(),
         }
     }
 
-    pub(crate) fn into_context(self) -> VuContext {
+    /// The context for the VU's next instance, outside any group.
+    pub(crate) fn into_context(mut self) -> VuContext {
+        if let Some(outermost) = self.guest.groups.drain(..).next() {
+            self.context.tags = outermost.outer;
+        }
         self.context
     }
 
@@ -109,6 +120,23 @@ impl VuState {
         self.guest_since = now;
         true
     }
+}
+
+/// Per-instance state of the guest API: declared metrics by handle, and
+/// the groups the guest is inside, innermost last.
+#[derive(Default)]
+struct GuestState {
+    metrics: Vec<Arc<CustomMetric>>,
+    groups: Vec<groups::OpenGroup>,
+}
+
+/// The VU's tags with the guest's extra `tags` over them.
+fn with_tags(base: &TagSet, tags: Vec<(String, String)>) -> TagSet {
+    if tags.is_empty() {
+        return base.clone();
+    }
+    let pairs = base.iter().map(|(k, v)| (k.to_owned(), v.to_owned()));
+    TagSet::new(pairs.chain(tags))
 }
 
 impl WasiView for VuState {

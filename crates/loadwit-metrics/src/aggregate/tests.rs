@@ -209,3 +209,53 @@ fn merge_sums_counts_and_keeps_the_later_gauge() {
     assert!(matches!(a.metric(Builtin::Vus), Some(MetricValue::Gauge { last, .. }) if last == 1.0));
     assert_eq!(a.failed_iterations().total(), 1);
 }
+
+fn custom(metric: &Arc<CustomMetric>, kind: &str, value: f64) -> Sample {
+    Sample::Custom {
+        metric: metric.clone(),
+        tags: TagSet::new([("kind", kind)]),
+        value,
+    }
+}
+
+#[test]
+fn custom_metrics_aggregate_filter_and_merge_exactly() {
+    let orders = Arc::new(CustomMetric::new("orders", MetricKind::Counter, false).unwrap());
+    let size = Arc::new(CustomMetric::new("size", MetricKind::Trend, false).unwrap());
+    let (mut a, mut b) = (Aggregate::new(), Aggregate::new());
+    for value in 1..=10 {
+        a.add(&custom(&size, "small", f64::from(value)));
+        b.add(&custom(&size, "big", f64::from(value) * 100.0));
+    }
+    a.add(&custom(&orders, "web", 2.0));
+    b.add(&custom(&orders, "app", 3.0));
+    a.merge(&b);
+
+    match a.metric_named::<&str, &str>("orders", &[]) {
+        Some(MetricValue::Counter { sum }) => assert_eq!(sum, 5.0),
+        other => panic!("{other:?}"),
+    }
+    let Some(MetricValue::Trend(small)) = a.metric_named("size", &[("kind", "small")]) else {
+        panic!("no small sizes");
+    };
+    assert_eq!((small.count(), small.avg_ms()), (10, 5.5));
+    let Some(MetricValue::Trend(all)) = a.metric_named::<&str, &str>("size", &[]) else {
+        panic!("no sizes");
+    };
+    assert_eq!(all.max(), Duration::from_secs(1));
+    assert_eq!(a.custom_metrics().len(), 2);
+    assert_eq!(a.series_of(&Metric::Custom(size)).len(), 2);
+}
+
+#[test]
+fn a_name_keeps_the_kind_it_was_first_recorded_with() {
+    let counter = Arc::new(CustomMetric::new("n", MetricKind::Counter, false).unwrap());
+    let gauge = Arc::new(CustomMetric::new("n", MetricKind::Gauge, false).unwrap());
+    let mut agg = Aggregate::new();
+    agg.add(&custom(&counter, "x", 1.0));
+    agg.add(&custom(&gauge, "x", 7.0));
+    assert!(matches!(
+        agg.metric_named::<&str, &str>("n", &[]),
+        Some(MetricValue::Counter { sum }) if sum == 1.0
+    ));
+}

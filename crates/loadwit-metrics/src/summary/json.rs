@@ -6,7 +6,7 @@ use super::{MetricRow, Summary};
 use crate::aggregate::{MetricValue, RequestOutcome};
 
 pub(super) fn render(summary: &Summary) -> Value {
-    json!({
+    let mut json = json!({
         "metrics": metrics(summary),
         "root_group": root_group(summary),
         "thresholds": thresholds(summary),
@@ -17,7 +17,11 @@ pub(super) fn render(summary: &Summary) -> Value {
             "vus_max": summary.info.vus_max,
             "interrupted_iterations": summary.failures.interrupted,
         },
-    })
+    });
+    if let Some(series) = &summary.time_series {
+        json["time_series"] = series.to_json();
+    }
+    json
 }
 
 fn metrics(summary: &Summary) -> Value {
@@ -63,7 +67,7 @@ fn metric_values(summary: &Summary, row: &MetricRow) -> Map<String, Value> {
             summary
                 .trend_stats
                 .iter()
-                .map(|stat| (stat.to_string(), stat.of(trend).json()))
+                .map(|stat| (stat.to_string(), stat.of(trend, row.metric.unit()).json()))
                 .collect(),
         ),
     };
@@ -82,21 +86,39 @@ fn number(value: f64) -> Value {
     }
 }
 
+/// k6's group tree: each group has `name`, `path`, `groups` and `checks`.
 fn root_group(summary: &Summary) -> Value {
-    let checks: Map<String, Value> = summary
-        .checks
-        .iter()
-        .map(|check| {
-            let value = json!({
-                "name": check.name,
-                "path": format!("::{}", check.name),
-                "passes": check.passes,
-                "fails": check.fails,
-            });
-            (check.name.clone(), value)
-        })
-        .collect();
-    json!({"name": "", "path": "", "groups": {}, "checks": checks})
+    let mut root = group_json("", "");
+    for check in &summary.checks {
+        let node = group_node(&mut root, &check.group);
+        node["checks"][check.name.as_str()] = json!({
+            "name": check.name,
+            "path": format!("{}::{}", check.group, check.name),
+            "passes": check.passes,
+            "fails": check.fails,
+        });
+    }
+    root
+}
+
+fn group_json(name: &str, path: &str) -> Value {
+    json!({"name": name, "path": path, "groups": {}, "checks": {}})
+}
+
+/// The node of the group at `path` (`::outer::inner`), created as needed.
+fn group_node<'a>(root: &'a mut Value, path: &str) -> &'a mut Value {
+    let mut node = root;
+    let mut current = String::new();
+    for name in path.split("::").filter(|name| !name.is_empty()) {
+        current.push_str("::");
+        current.push_str(name);
+        node = node["groups"]
+            .as_object_mut()
+            .expect("every group node has a `groups` object")
+            .entry(name)
+            .or_insert_with(|| group_json(name, &current));
+    }
+    node
 }
 
 fn thresholds(summary: &Summary) -> Value {

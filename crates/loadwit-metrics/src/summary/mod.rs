@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::aggregate::{Aggregate, CheckCount, EXPECTED_RESPONSE, MetricValue, RequestCount};
 use crate::format;
-use crate::metric::{Builtin, MetricKind, ValueUnit};
+use crate::metric::{Builtin, Metric, MetricKind, ValueUnit};
+use crate::series::TimeSeries;
 use crate::threshold::{Aggregation, ThresholdOutcome, metric_key};
 use crate::trend::Trend;
 
@@ -78,8 +79,18 @@ impl TrendStat {
         Some(stat)
     }
 
-    /// The statistic of `trend`: a duration, or a count for `count`.
-    fn of(self, trend: &Trend) -> StatValue {
+    /// The statistic of `trend`: a duration, a plain number for trends
+    /// of plain values, or a count for `count`.
+    fn of(self, trend: &Trend, unit: ValueUnit) -> StatValue {
+        let value = self.of_time(trend);
+        match (value, unit) {
+            (StatValue::Time(d), ValueUnit::Plain) => StatValue::Plain(d.as_nanos() as f64 / 1e6),
+            (StatValue::Millis(ms), ValueUnit::Plain) => StatValue::Plain(ms),
+            (value, _) => value,
+        }
+    }
+
+    fn of_time(self, trend: &Trend) -> StatValue {
         StatValue::Time(match self {
             TrendStat::Avg => return StatValue::Millis(trend.avg_ms()),
             TrendStat::Count => return StatValue::Count(trend.count()),
@@ -105,27 +116,68 @@ impl fmt::Display for TrendStat {
     }
 }
 
+#[derive(Clone, Copy)]
 enum StatValue {
     Time(Duration),
     Millis(f64),
     Count(u64),
+    Plain(f64),
 }
 
 impl StatValue {
-    fn text(&self) -> String {
-        match *self {
-            StatValue::Time(d) => format::format_duration(d),
-            StatValue::Millis(ms) => format::format_millis(ms),
-            StatValue::Count(n) => format::format_count(n),
+    fn text(&self, unit: Option<TimeUnit>) -> String {
+        match (*self, unit) {
+            (StatValue::Time(d), Some(unit)) => unit.format(d.as_nanos() as f64 / 1e6),
+            (StatValue::Millis(ms), Some(unit)) => unit.format(ms),
+            (StatValue::Time(d), None) => format::format_duration(d),
+            (StatValue::Millis(ms), None) => format::format_millis(ms),
+            (StatValue::Count(n), _) => format::format_count(n),
+            (StatValue::Plain(v), _) => format::format_number(v),
         }
     }
 
     fn json(&self) -> serde_json::Value {
         match *self {
             StatValue::Time(d) => (d.as_nanos() as f64 / 1e6).into(),
-            StatValue::Millis(ms) => ms.into(),
+            StatValue::Millis(ms) | StatValue::Plain(ms) => ms.into(),
             StatValue::Count(n) => n.into(),
         }
+    }
+}
+
+/// A fixed unit for every duration in the text summary, as k6's
+/// `summaryTimeUnit` sets it; without one, each duration picks its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// `s`
+    Seconds,
+    /// `ms`
+    Millis,
+    /// `us` (shown as `µs`)
+    Micros,
+}
+
+impl TimeUnit {
+    /// Parses `s`, `ms` or `us`, k6's values.
+    pub fn parse(text: &str) -> Option<TimeUnit> {
+        match text {
+            "s" => Some(TimeUnit::Seconds),
+            "ms" => Some(TimeUnit::Millis),
+            "us" | "µs" => Some(TimeUnit::Micros),
+            _ => None,
+        }
+    }
+
+    fn format(self, ms: f64) -> String {
+        let (value, suffix) = match self {
+            TimeUnit::Seconds => (ms / 1e3, "s"),
+            TimeUnit::Millis => (ms, "ms"),
+            TimeUnit::Micros => (ms * 1e3, "µs"),
+        };
+        format!(
+            "{}{suffix}",
+            format::format_number((value * 100.0).trunc() / 100.0)
+        )
     }
 }
 
@@ -138,7 +190,11 @@ pub struct Summary {
     /// Statistics shown for trends, in order; [`TrendStat::defaults`]
     /// unless changed.
     pub trend_stats: Vec<TrendStat>,
+    /// The unit every duration of the text summary is shown in; each
+    /// picks its own when `None`.
+    pub time_unit: Option<TimeUnit>,
     info: RunInfo,
+    time_series: Option<TimeSeries>,
     /// Metrics with samples and the sub-metrics thresholds ask for, sorted
     /// by key.
     rows: Vec<MetricRow>,
@@ -153,7 +209,7 @@ pub struct Summary {
 #[derive(Clone, Debug)]
 struct MetricRow {
     key: String,
-    metric: Builtin,
+    metric: Metric,
     /// Tag filter in `key:value` form; empty for a whole metric.
     filter: Vec<(String, String)>,
     value: MetricValue,
@@ -186,11 +242,13 @@ impl Summary {
         };
         Summary {
             trend_stats: TrendStat::defaults(),
+            time_unit: None,
             info,
+            time_series: None,
             rows: metric_rows(aggregate, outcomes),
             outcomes: outcomes.to_vec(),
             checks: aggregate.checks(),
-            requests: aggregate.requests_by_name(),
+            requests: by_impact(aggregate.requests_by_name()),
             failures,
         }
     }
@@ -201,9 +259,31 @@ impl Summary {
         self
     }
 
+    /// Shows every duration of the text summary in `unit`.
+    pub fn with_time_unit(mut self, unit: Option<TimeUnit>) -> Summary {
+        self.time_unit = unit;
+        self
+    }
+
+    /// Adds the run's time series to the JSON summary (`time_series`).
+    pub fn with_time_series(mut self, series: TimeSeries) -> Summary {
+        self.time_series = Some(series);
+        self
+    }
+
     /// The run facts the summary was built with.
     pub fn info(&self) -> &RunInfo {
         &self.info
+    }
+
+    /// The threshold outcomes the summary shows, in threshold order.
+    pub fn outcomes(&self) -> &[ThresholdOutcome] {
+        &self.outcomes
+    }
+
+    /// Checks by group and name, in order of first appearance.
+    pub fn checks(&self) -> &[CheckCount] {
+        &self.checks
     }
 
     /// Whether every threshold held (exit code 99 otherwise).
@@ -241,7 +321,8 @@ impl Summary {
     fn failed_requests(&self) -> Option<(u64, u64)> {
         self.rows.iter().find_map(|row| match row.value {
             MetricValue::Rate { passes, total }
-                if row.metric == Builtin::HttpReqFailed && row.filter.is_empty() =>
+                if row.metric == Metric::Builtin(Builtin::HttpReqFailed)
+                    && row.filter.is_empty() =>
             {
                 Some((passes, total))
             }
@@ -267,19 +348,31 @@ fn lateness_matters(aggregate: &Aggregate) -> bool {
     )
 }
 
+/// Request groups with the most failures first, then the busiest, so the
+/// breakdown opens with what hurt most.
+fn by_impact(mut requests: Vec<RequestCount>) -> Vec<RequestCount> {
+    requests.sort_by(|a, b| {
+        (b.failed, b.count)
+            .cmp(&(a.failed, a.count))
+            .then_with(|| (&a.name, &a.method).cmp(&(&b.name, &b.method)))
+    });
+    requests
+}
+
 fn metric_rows(aggregate: &Aggregate, outcomes: &[ThresholdOutcome]) -> Vec<MetricRow> {
     let show_lateness = lateness_matters(aggregate);
-    let mut rows: Vec<MetricRow> = Builtin::ALL
+    let mut rows: Vec<MetricRow> = aggregate
+        .metrics()
         .into_iter()
         .filter(|metric| {
             show_lateness
                 || !matches!(
                     metric,
-                    Builtin::IterationLateness | Builtin::HttpReqDurationCorrected
+                    Metric::Builtin(Builtin::IterationLateness | Builtin::HttpReqDurationCorrected)
                 )
         })
         .filter_map(|metric| {
-            let value = aggregate.metric(metric)?;
+            let value = aggregate.metric_named::<&str, &str>(metric.name(), &[])?;
             Some(MetricRow::new(metric, Vec::new(), value))
         })
         .collect();
@@ -287,11 +380,12 @@ fn metric_rows(aggregate: &Aggregate, outcomes: &[ThresholdOutcome]) -> Vec<Metr
     // k6 always shows the duration of expected responses, and a line for
     // every metric narrowed by a threshold's tag filter.
     let expected = vec![(EXPECTED_RESPONSE.to_string(), "true".to_string())];
-    let mut sub_metrics = vec![(Builtin::HttpReqDuration, expected)];
+    let duration = Metric::Builtin(Builtin::HttpReqDuration);
+    let mut sub_metrics = vec![(duration, expected)];
     for outcome in outcomes {
         let threshold = &outcome.threshold;
-        if let (Some(metric), false) = (threshold.builtin(), threshold.filter.is_empty()) {
-            sub_metrics.push((metric, threshold.filter.clone()));
+        if let (Some(metric), false) = (&outcome.metric, threshold.filter.is_empty()) {
+            sub_metrics.push((metric.clone(), threshold.filter.clone()));
         }
     }
     for (metric, filter) in sub_metrics {
@@ -299,7 +393,7 @@ fn metric_rows(aggregate: &Aggregate, outcomes: &[ThresholdOutcome]) -> Vec<Metr
         if rows.iter().any(|row| row.key == key) {
             continue;
         }
-        if let Some(value) = aggregate.metric_matching(metric, &filter) {
+        if let Some(value) = aggregate.metric_named(metric.name(), &filter) {
             rows.push(MetricRow::new(metric, filter, value));
         }
     }
@@ -315,7 +409,7 @@ fn metric_rows(aggregate: &Aggregate, outcomes: &[ThresholdOutcome]) -> Vec<Metr
 }
 
 impl MetricRow {
-    fn new(metric: Builtin, filter: Vec<(String, String)>, value: MetricValue) -> MetricRow {
+    fn new(metric: Metric, filter: Vec<(String, String)>, value: MetricValue) -> MetricRow {
         MetricRow {
             key: metric_key(metric.name(), &filter),
             metric,
@@ -334,16 +428,23 @@ impl MetricRow {
     }
 }
 
-/// The observed value of a threshold as people read it: `p(95)=2.31ms`,
-/// `rate=20.00%`, `count=76,780`, or `no samples`.
+impl ThresholdOutcome {
+    /// The observed value as people read it: `p(95)=2.31ms`,
+    /// `rate=20.00%`, `count=76,780`, or `no samples`.
+    pub fn observed_text(&self) -> String {
+        observed_text(self)
+    }
+}
+
+/// See [`ThresholdOutcome::observed_text`].
 fn observed_text(outcome: &ThresholdOutcome) -> String {
     let threshold = &outcome.threshold;
     let Some(observed) = outcome.observed else {
         return "no samples".to_string();
     };
     let aggregation = threshold.aggregation;
-    let kind = threshold.builtin().map(Builtin::kind);
-    let value = match (threshold.observed_unit(), aggregation, kind) {
+    let kind = outcome.metric.as_ref().map(Metric::kind);
+    let value = match (outcome.unit(), aggregation, kind) {
         (ValueUnit::Time, _, _) => format::format_millis(observed),
         (_, Aggregation::Rate, Some(MetricKind::Rate)) => format::format_percent(observed),
         (ValueUnit::Data, Aggregation::Rate, _) => format::format_byte_rate(observed),

@@ -196,23 +196,44 @@ fn thresholds(summary: &Summary) -> Vec<String> {
     lines
 }
 
+/// Checks outside any group first, then each group's under its name,
+/// nested as k6 draws them (`█ outer`, then `█ inner` indented).
 fn checks(summary: &Summary) -> Vec<String> {
+    let mut ordered: Vec<_> = summary.checks.iter().collect();
+    ordered.sort_by(|a, b| a.group.cmp(&b.group));
+
     let mut lines = Vec::new();
-    for check in &summary.checks {
-        if check.fails == 0 {
-            lines.push(format!("{INDENT}{PASS} {}", check.name));
-            continue;
+    let mut open: Vec<&str> = Vec::new();
+    for check in ordered {
+        let path: Vec<&str> = check.group.split("::").filter(|n| !n.is_empty()).collect();
+        let shared = open.iter().zip(&path).take_while(|(a, b)| a == b).count();
+        for (depth, name) in path.iter().enumerate().skip(shared) {
+            if lines.last().is_some_and(|line: &String| !line.is_empty()) {
+                lines.push(String::new());
+            }
+            lines.push(format!("{INDENT}{}█ {name}", "  ".repeat(depth)));
+            lines.push(String::new());
         }
-        lines.push(format!("{INDENT}{FAIL} {}", check.name));
-        let total = check.passes + check.fails;
-        let percent = check.passes * 100 / total;
-        lines.push(format!(
-            "{INDENT} ↳  {percent}% — {PASS} {} / {FAIL} {}",
-            format_count(check.passes),
-            format_count(check.fails)
-        ));
+        open = path;
+        lines.extend(check_lines(check, &"  ".repeat(open.len())));
     }
     lines
+}
+
+fn check_lines(check: &crate::aggregate::CheckCount, indent: &str) -> Vec<String> {
+    if check.fails == 0 {
+        return vec![format!("{INDENT}{indent}{PASS} {}", check.name)];
+    }
+    let total = check.passes + check.fails;
+    let percent = check.passes * 100 / total;
+    vec![
+        format!("{INDENT}{indent}{FAIL} {}", check.name),
+        format!(
+            "{INDENT}{indent} ↳  {percent}% — {PASS} {} / {FAIL} {}",
+            format_count(check.passes),
+            format_count(check.fails)
+        ),
+    ]
 }
 
 /// The values of one metrics-block row: trend statistics, each in its own
@@ -230,7 +251,10 @@ fn cells(summary: &Summary, row: &MetricRow) -> Cells {
             summary
                 .trend_stats
                 .iter()
-                .map(|stat| format!("{stat}={}", stat.of(trend).text()))
+                .map(|stat| {
+                    let value = stat.of(trend, row.metric.unit());
+                    format!("{stat}={}", value.text(summary.time_unit))
+                })
                 .collect(),
         ),
         MetricValue::Counter { sum } if row.metric.unit() == ValueUnit::Data => {

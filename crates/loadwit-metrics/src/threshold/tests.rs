@@ -351,3 +351,28 @@ fn abort_waits_for_its_delay() {
     assert!(!outcome.aborts(Duration::from_secs(5)));
     assert!(outcome.aborts(Duration::from_secs(10)));
 }
+
+#[test]
+fn thresholds_apply_to_custom_metrics_with_filters() {
+    use std::sync::Arc;
+
+    use crate::metric::CustomMetric;
+
+    let latency = Arc::new(CustomMetric::new("cart", MetricKind::Trend, true).unwrap());
+    let mut aggregate = Aggregate::new();
+    for (kind, ms) in [("fast", 10.0), ("slow", 500.0)] {
+        aggregate.add(&Sample::Custom {
+            metric: latency.clone(),
+            tags: TagSet::new([("kind", kind)]),
+            value: ms,
+        });
+    }
+    let mut thresholds = Thresholds::new();
+    thresholds.push_cli("cart{kind:fast}: p(95)<100").unwrap();
+    thresholds.push_cli("cart{kind:slow}: p(95)<100").unwrap();
+    let outcomes = thresholds.evaluate(&aggregate, Duration::from_secs(1));
+    assert!(outcomes[0].passed);
+    assert!(!outcomes[1].passed);
+    assert_eq!(outcomes[1].unit(), ValueUnit::Time);
+    assert_eq!(outcomes[1].observed_text(), "p(95)=500ms");
+}

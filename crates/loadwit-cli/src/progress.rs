@@ -1,0 +1,156 @@
+//! Live progress while a test runs: bars on a terminal, a plain line every
+//! ten seconds otherwise (CI logs), nothing with `--quiet`.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use loadwit_engine::Plan;
+use loadwit_metrics::{Aggregate, Builtin, MetricValue, format};
+
+/// How often a plain progress line is printed.
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+/// What one scenario's progress line needs from the plan.
+struct ScenarioInfo {
+    name: String,
+    executor: &'static str,
+    vus: u64,
+    duration: Duration,
+}
+
+enum Mode {
+    Quiet,
+    Plain {
+        next: Duration,
+    },
+    Bars {
+        _multi: MultiProgress,
+        bars: Vec<ProgressBar>,
+    },
+}
+
+/// The progress display of one run.
+pub struct Progress {
+    scenarios: Vec<ScenarioInfo>,
+    mode: Mode,
+}
+
+impl Progress {
+    /// Bars when stdout is a terminal, plain lines when it is not,
+    /// nothing when `quiet`.
+    pub fn new(plan: &Plan, quiet: bool) -> Self {
+        let scenarios: Vec<ScenarioInfo> = plan
+            .scenarios
+            .iter()
+            .map(|s| ScenarioInfo {
+                name: s.name.clone(),
+                executor: s.executor.name(),
+                vus: s.executor.max_vus(),
+                duration: s.executor.duration(),
+            })
+            .collect();
+        let mode = if quiet {
+            Mode::Quiet
+        } else if std::io::stdout().is_terminal() {
+            bars(&scenarios)
+        } else {
+            Mode::Plain { next: PLAIN_EVERY }
+        };
+        Progress { scenarios, mode }
+    }
+
+    /// Shows the state `elapsed` into the run.
+    pub fn update(&mut self, total: &Aggregate, elapsed: Duration) {
+        match &mut self.mode {
+            Mode::Quiet => {}
+            Mode::Plain { next } => {
+                if elapsed >= *next {
+                    *next += PLAIN_EVERY;
+                    print_lines(&self.scenarios, total, elapsed);
+                }
+            }
+            Mode::Bars { bars, .. } => {
+                for (bar, scenario) in bars.iter().zip(&self.scenarios) {
+                    bar.set_position(elapsed.min(scenario.duration).as_millis() as u64);
+                    bar.set_message(stats(scenario, total, elapsed));
+                }
+            }
+        }
+    }
+
+    /// Clears the bars, or prints the last plain line.
+    pub fn finish(&mut self, total: &Aggregate, elapsed: Duration) {
+        match &self.mode {
+            Mode::Quiet => {}
+            Mode::Plain { .. } => {
+                print_lines(&self.scenarios, total, elapsed);
+                println!();
+            }
+            Mode::Bars { bars, .. } => bars.iter().for_each(ProgressBar::finish_and_clear),
+        }
+    }
+}
+
+fn bars(scenarios: &[ScenarioInfo]) -> Mode {
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
+    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {msg}")
+        .expect("the template is valid")
+        .progress_chars("=> ");
+    let bars = scenarios
+        .iter()
+        .map(|scenario| {
+            let bar = multi.add(ProgressBar::new(scenario.duration.as_millis() as u64));
+            bar.set_style(style.clone());
+            bar.set_prefix(scenario.name.clone());
+            bar
+        })
+        .collect();
+    Mode::Bars {
+        _multi: multi,
+        bars,
+    }
+}
+
+fn print_lines(scenarios: &[ScenarioInfo], total: &Aggregate, elapsed: Duration) {
+    let mut stdout = std::io::stdout().lock();
+    for scenario in scenarios {
+        let line = format!(
+            "running {}: {}",
+            scenario.name,
+            stats(scenario, total, elapsed)
+        );
+        writeln!(stdout, "{line}").ok();
+    }
+    stdout.flush().ok();
+}
+
+/// `3.0s/10s, 20 VUs, 1,234 iterations, 456/s req, 0.00% failed,
+/// p(95)=1.2ms` for one scenario.
+fn stats(scenario: &ScenarioInfo, total: &Aggregate, elapsed: Duration) -> String {
+    let filter = [("scenario", scenario.name.as_str())];
+    let count = |metric| match total.metric_matching(metric, &filter) {
+        Some(MetricValue::Counter { sum }) => sum,
+        _ => 0.0,
+    };
+    let secs = elapsed.as_secs_f64().max(1e-3);
+    let failed = total
+        .metric_matching(Builtin::HttpReqFailed, &filter)
+        .and_then(|v| v.pass_rate())
+        .unwrap_or(0.0);
+    let p95 = match total.metric_matching(Builtin::HttpReqDuration, &filter) {
+        Some(MetricValue::Trend(trend)) => format::format_duration(trend.percentile(95.0)),
+        _ => "-".to_string(),
+    };
+    let shown = Duration::from_millis(elapsed.as_millis() as u64 / 100 * 100);
+    format!(
+        "{}/{} {}, {} VUs, {} iterations, {} req, {} failed, p(95)={p95}",
+        format::format_duration(shown),
+        format::format_duration(scenario.duration),
+        scenario.executor,
+        scenario.vus,
+        format::format_count(count(Builtin::Iterations) as u64),
+        format::format_rate(count(Builtin::HttpReqs) / secs),
+        format::format_percent(failed),
+    )
+}
