@@ -3,4 +3,6 @@
 
 mod bad_input;
 mod flagship;
+mod http_client;
+mod http_server;
 mod support;

@@ -10,7 +10,7 @@ use loadwit_metrics::{Aggregate, Builtin, Sample, TagSet};
 
 use crate::error::{LoadError, RunError};
 use crate::executor;
-use crate::host::{HttpClient, VuContext};
+use crate::host::{HttpClient, HttpRun, VuContext};
 use crate::options::{Options, Plan, ScenarioPlan};
 use crate::recorder::{Aggregator, Recorder};
 use crate::sandbox::{ComponentFile, Sandbox};
@@ -97,7 +97,8 @@ impl Test {
             vus: VuGauge::default(),
         });
         let started = Instant::now();
-        let vus = make_vus(plan, env, &shared, &aggregator).await?;
+        let http = Arc::new(HttpRun::new(plan.http.clone()));
+        let vus = make_vus(plan, env, &shared, &aggregator, &http).await?;
         shared.vus.max.store(vus_max, Ordering::Relaxed);
         let sampler = tokio::spawn(sample_vus(shared.clone(), aggregator.recorder()));
 
@@ -212,6 +213,7 @@ async fn make_vus(
     env: &BTreeMap<String, String>,
     shared: &Shared,
     aggregator: &Aggregator,
+    http: &Arc<HttpRun>,
 ) -> Result<Vec<Vec<Vu>>, RunError> {
     let mut next_id = 1_u32;
     let mut all = Vec::with_capacity(plan.scenarios.len());
@@ -228,7 +230,7 @@ async fn make_vus(
                 iteration: 0,
                 env: env.clone(),
                 tags: tags.clone(),
-                http: HttpClient::new(),
+                http: HttpClient::new(http.clone()),
                 recorder: aggregator.recorder(),
             };
             vus.push(Vu::new(&shared.sandbox, context).await?);
@@ -268,7 +270,7 @@ fn control_context(stage: &str, recorder: Recorder, env: &BTreeMap<String, Strin
         iteration: 0,
         env: Arc::new(env.clone()),
         tags: TagSet::new([("scenario", stage)]),
-        http: HttpClient::new(),
+        http: HttpClient::new(Arc::default()),
         recorder,
     }
 }

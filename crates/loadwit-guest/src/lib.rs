@@ -54,6 +54,7 @@
 //! [loadwit]: https://github.com/loadwit/loadwit
 
 pub mod check;
+pub mod cookies;
 pub mod http;
 pub mod log;
 pub mod random;

@@ -388,6 +388,7 @@ impl Aggregate {
             | Builtin::HttpReqDuration
             | Builtin::HttpReqBlocked
             | Builtin::HttpReqConnecting
+            | Builtin::HttpReqTlsHandshaking
             | Builtin::HttpReqSending
             | Builtin::HttpReqWaiting
             | Builtin::HttpReqReceiving
@@ -423,7 +424,6 @@ impl Aggregate {
                     f(tags, None, Part::Count(*sum));
                 }
             }
-            Builtin::HttpReqTlsHandshaking => {}
         }
     }
 }

@@ -6,6 +6,9 @@
 //! scenarios, or an [`OptionsError`] naming the field at fault.
 
 mod duration;
+mod http;
+
+pub(crate) use http::ClientCert;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,6 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use duration::parse_duration;
+pub use http::{DEFAULT_MAX_REDIRECTS, HttpOptions, HttpSettings, TlsAuth};
 
 /// How long a run of `iterations` may take before it is stopped, as in k6.
 const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
@@ -35,6 +39,10 @@ pub struct Options {
     pub scenarios: Option<BTreeMap<String, ScenarioOptions>>,
     /// Thresholds stay raw here: the metrics crate parses them.
     pub thresholds: Option<serde_json::Value>,
+    /// HTTP client options (`maxRedirects`, `insecureSkipTLSVerify`, ...),
+    /// at the top level as in k6.
+    #[serde(flatten)]
+    pub http: HttpOptions,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,
 }
@@ -107,6 +115,7 @@ impl Options {
         self.iterations = top.iterations.or(self.iterations);
         self.scenarios = top.scenarios.or(self.scenarios);
         self.thresholds = top.thresholds.or(self.thresholds);
+        self.http = self.http.overlay(top.http);
         self.unknown.extend(top.unknown);
         self
     }
@@ -133,7 +142,8 @@ impl Options {
                 .collect::<Result<_, _>>()?,
             None => vec![self.shortcut_scenario()?],
         };
-        Ok(Plan { scenarios })
+        let http = self.http.resolve()?;
+        Ok(Plan { scenarios, http })
     }
 
     fn shortcut_scenario(&self) -> Result<ScenarioPlan, OptionsError> {
@@ -169,6 +179,7 @@ impl Options {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub scenarios: Vec<ScenarioPlan>,
+    pub http: HttpSettings,
 }
 
 impl Plan {
