@@ -201,6 +201,16 @@ fn tls_passes_with_insecure_skip_tls_verify() {
     );
     assert_eq!(result.code, 0, "{result}");
     all_checks_pass(&json, &result);
+
+    let (result, json) = suite(
+        "tls_insecure_flag",
+        "tls",
+        &server.https,
+        &["--insecure-skip-tls-verify"],
+        None,
+    );
+    assert_eq!(result.code, 0, "{result}");
+    all_checks_pass(&json, &result);
 }
 
 #[test]
@@ -370,6 +380,11 @@ fn discarded_100mb_body_keeps_peak_memory_low() {
     }
     assert!(number(&big, "/metrics/data_received/count") >= (100u64 << 20) as f64);
     let growth = big_peak.saturating_sub(idle_peak);
+    eprintln!(
+        "peak RSS: {} MiB with a 1 MB body, {} MiB with 100 MB",
+        idle_peak >> 20,
+        big_peak >> 20
+    );
     assert!(
         growth < 100 << 20,
         "peak memory grew {} MiB (idle {} MiB, 100 MB download {} MiB)",
@@ -438,6 +453,17 @@ fn user_agent_option_replaces_the_default() {
         "bodies",
         &server.http,
         &["-e", "AGENT=probe/1"],
+        Some(r#"{"userAgent": "probe/1"}"#),
+    );
+    assert_eq!(result.code, 0, "{result}");
+    all_checks_pass(&json, &result);
+
+    // The flag wins over the options file.
+    let (result, json) = suite(
+        "user_agent_flag",
+        "bodies",
+        &server.http,
+        &["-e", "AGENT=probe/2", "--user-agent", "probe/2"],
         Some(r#"{"userAgent": "probe/1"}"#),
     );
     assert_eq!(result.code, 0, "{result}");

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod http_flags;
 mod run;
 
 use clap::Subcommand;

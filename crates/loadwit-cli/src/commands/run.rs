@@ -10,6 +10,7 @@ use clap::Args;
 use loadwit_engine::{Options, Plan, Report, Stop, StopLevel, Test, TestError};
 use loadwit_metrics::{RunInfo, Summary, ThresholdOutcome, Thresholds};
 
+use super::http_flags::HttpFlags;
 use crate::exit::ExitCode;
 use crate::{banner, diagnosis};
 
@@ -71,6 +72,9 @@ pub struct RunArgs {
     /// Also write the summary as JSON, in k6's summary-export layout.
     #[arg(long, value_name = "FILE")]
     summary_export: Option<PathBuf>,
+
+    #[command(flatten)]
+    http: HttpFlags,
 }
 
 /// Runs the command and maps its outcome to an exit code.
@@ -241,6 +245,7 @@ fn flag_options(args: &RunArgs) -> Options {
         vus: args.vus,
         duration: args.duration,
         iterations: args.iterations,
+        http: args.http.options(),
         ..Options::default()
     }
 }

@@ -185,6 +185,16 @@ mod tests {
     }
 
     #[test]
+    fn http_keys_sit_at_the_top_level_and_are_not_unknown() {
+        let options =
+            crate::Options::from_json(r#"{"maxRedirects": 2, "tlsCACert": "x", "noise": 1}"#)
+                .unwrap();
+        assert_eq!(options.http.max_redirects, Some(2));
+        assert_eq!(options.http.tls_ca_cert.as_deref(), Some("x"));
+        assert_eq!(options.unknown.keys().collect::<Vec<_>>(), ["noise"]);
+    }
+
+    #[test]
     fn unreadable_ca_file_names_the_field() {
         let options = HttpOptions {
             tls_ca_cert: Some("/nonexistent/ca.pem".into()),

@@ -38,7 +38,7 @@ loadwit_guest::export!(HttpSuite);
 /// Records check `name`, logging `detail` when it fails.
 fn expect(name: &str, passed: bool, detail: impl std::fmt::Debug) {
     if !check(name, passed) {
-        log::warn(&format!("check `{name}` failed: {detail:?}"));
+        log::warn(format!("check `{name}` failed: {detail:?}"));
     }
 }
 
@@ -235,12 +235,12 @@ fn timings(base: &str) {
         expect(
             "first request connects when it should",
             (first.timings.connecting > 0.0) == first_connects,
-            &first.timings,
+            first.timings,
         );
         expect(
             "second request connects only without reuse",
             (second.timings.connecting > 0.0) != reuse,
-            &second.timings,
+            second.timings,
         );
     }
 }
@@ -256,7 +256,7 @@ fn download(base: &str) -> Result<(), String> {
     expect(
         "download ok",
         status(&res) == Some(200),
-        &res.as_ref().map(|r| r.status),
+        res.as_ref().map(|r| r.status),
     );
     let len = res.as_ref().map_or(usize::MAX, |r| r.body.len());
     expect("discarded body is empty", len == 0, len);
@@ -309,7 +309,7 @@ fn bodies(base: &str) {
     expect(
         "multipart echoed",
         ok,
-        &multipart.as_ref().map(|r| r.headers.clone()),
+        multipart.as_ref().map(|r| r.headers.clone()),
     );
 
     let query = http::get(format!("{base}/query"))
