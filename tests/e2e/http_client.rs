@@ -236,7 +236,13 @@ fn client_certificate_from_tls_auth_passes_mtls() {
         }],
     })
     .to_string();
-    let (result, json) = suite("mtls_with", "tls", &server.mtls, &[], Some(&with_cert));
+    let (result, json) = suite(
+        "mtls_with",
+        "tls",
+        &server.mtls,
+        &["--threshold", "http_reqs{tls_version:tls1.2}: count>0"],
+        Some(&with_cert),
+    );
     assert_eq!(result.code, 0, "{result}");
     all_checks_pass(&json, &result);
 }

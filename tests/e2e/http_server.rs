@@ -36,7 +36,7 @@ pub struct HttpServer {
     pub http: String,
     /// `https://127.0.0.1:port`, HTTP/2 or HTTP/1.1 by ALPN.
     pub https: String,
-    /// `https://127.0.0.1:port` that wants a client certificate.
+    /// `https://127.0.0.1:port` that wants a client certificate (TLS 1.2).
     pub mtls: String,
     /// A port that accepts connections and closes them at once.
     pub reset: String,
@@ -308,9 +308,17 @@ impl Certs {
 
     fn server_config(&self, want_client_cert: bool) -> rustls::ServerConfig {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // The client-certificate server speaks TLS 1.2 only: there a
+        // rejected certificate fails the handshake itself, where TLS 1.3
+        // reports it after, racing the client's first write.
+        let versions: &[&rustls::SupportedProtocolVersion] = if want_client_cert {
+            &[&rustls::version::TLS12]
+        } else {
+            rustls::DEFAULT_VERSIONS
+        };
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("default versions");
+            .with_protocol_versions(versions)
+            .expect("supported versions");
         let builder = if want_client_cert {
             let mut roots = rustls::RootCertStore::empty();
             roots.add(self.ca_der.clone()).expect("the CA as a root");
