@@ -125,8 +125,9 @@ export class Response {
 /**
  * Sends one request and waits for its whole response.
  *
- * `params` takes k6's names where they apply: `headers`, `tags`, and
- * `timeout` (milliseconds); plus `name` (the `name` tag that groups the
+ * `params` takes k6's names where they apply: `headers`, `tags`,
+ * `timeout` (milliseconds), `redirects` and `responseType: "none"` (read
+ * the body without keeping it); plus `name` (the `name` tag that groups the
  * request in the summary), `query` (an object added to the URL),
  * `json` (a value sent as a JSON body) and `bearer` (a token).
  */
@@ -154,6 +155,8 @@ function request(method, url, body, params = {}) {
       tags: Object.entries(params.tags || {}).map(([k, v]) => [k, String(v)]),
       name: params.name,
       timeoutMs: params.timeout,
+      maxRedirects: params.redirects,
+      bodyMode: params.responseType === "none" ? "discard" : undefined,
     });
     return new Response(res.status, res.headers, res.body, res.timings, undefined);
   } catch (err) {

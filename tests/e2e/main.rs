@@ -4,6 +4,8 @@
 mod bad_input;
 mod executors;
 mod flagship;
+mod http_client;
+mod http_server;
 mod languages;
 mod metrics;
 mod support;

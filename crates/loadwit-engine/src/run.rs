@@ -10,7 +10,7 @@ use loadwit_metrics::{Aggregate, Builtin, Sample, TagSet};
 
 use crate::error::{LoadError, RunError};
 use crate::executor;
-use crate::host::{HttpClient, VuContext};
+use crate::host::{HttpClient, HttpRun, VuContext};
 use crate::options::{Options, Plan, ScenarioPlan};
 use crate::recorder::{Aggregator, Live, Recorder};
 use crate::sandbox::{ComponentFile, Sandbox};
@@ -42,7 +42,12 @@ impl Test {
     pub async fn load(path: &Path, cache_dir: Option<PathBuf>) -> Result<Self, TestError> {
         let file = ComponentFile::read(path, cache_dir)?;
         let control = Sandbox::new(&file, 1)?;
-        let context = control_context("options", Recorder::discard(), &BTreeMap::new());
+        let context = control_context(
+            "options",
+            Recorder::discard(),
+            &BTreeMap::new(),
+            Arc::default(),
+        );
         let mut probe = Vu::new(&control, context).await?;
         let text = probe.call_options().await?;
         let options = Options::from_json(&text).map_err(|e| TestError::Options(e.to_string()))?;
@@ -87,7 +92,8 @@ impl Test {
         let pool_size = u32::try_from(plan.max_vus()).unwrap_or(u32::MAX);
         let sandbox = Sandbox::new(&self.file, pool_size.max(2))?;
 
-        let context = control_context("setup", aggregator.recorder(), env);
+        let http = Arc::new(HttpRun::new(plan.http.clone()));
+        let context = control_context("setup", aggregator.recorder(), env, http.clone());
         let mut control = Vu::new(&self.control, context).await?;
         let setup_data = match control.call_setup().await {
             Ok(data) => data,
@@ -106,7 +112,7 @@ impl Test {
             stop: stop.clone(),
             vus: VuGauge::default(),
         });
-        let scenarios = prepare_scenarios(plan, env, &shared, &aggregator).await?;
+        let scenarios = prepare_scenarios(plan, env, &shared, &aggregator, &http).await?;
         let (sampler, sampler_done) = VusSampler::spawn(shared.clone(), aggregator.recorder());
 
         let started = Instant::now();
@@ -231,6 +237,7 @@ async fn prepare_scenarios(
     env: &BTreeMap<String, String>,
     shared: &Shared,
     aggregator: &Aggregator,
+    http: &Arc<HttpRun>,
 ) -> Result<Vec<Prepared>, RunError> {
     let started = Instant::now();
     let next_id = Arc::new(AtomicU32::new(1));
@@ -242,6 +249,7 @@ async fn prepare_scenarios(
             tags: scenario_tags(scenario),
             next_id: next_id.clone(),
             recorder: aggregator.recorder(),
+            http: http.clone(),
         };
         let count = scenario.executor.initial_vus();
         let mut vus = Vec::with_capacity(count as usize);
@@ -280,14 +288,19 @@ fn scenario_tags(scenario: &ScenarioPlan) -> TagSet {
 
 /// The context of the instance that runs `options`, `setup` and
 /// `teardown`: VU 0, outside any scenario.
-fn control_context(stage: &str, recorder: Recorder, env: &BTreeMap<String, String>) -> VuContext {
+fn control_context(
+    stage: &str,
+    recorder: Recorder,
+    env: &BTreeMap<String, String>,
+    http: Arc<HttpRun>,
+) -> VuContext {
     VuContext {
         id: 0,
         scenario: stage.into(),
         iteration: 0,
         env: Arc::new(env.clone()),
         tags: TagSet::new([("scenario", stage)]),
-        http: HttpClient::new(),
+        http: HttpClient::new(http),
         recorder,
         lateness: None,
     }

@@ -9,7 +9,7 @@ use loadwit_metrics::{Builtin, IterationOutcome, Sample, TagSet};
 use wasmtime::Store;
 
 use crate::error::RunError;
-use crate::host::{Bindings, HttpClient, VuContext, VuState};
+use crate::host::{Bindings, HttpClient, HttpRun, VuContext, VuState};
 use crate::recorder::Recorder;
 use crate::sandbox::Sandbox;
 
@@ -23,6 +23,8 @@ pub(crate) struct VuFactory {
     pub(crate) next_id: Arc<AtomicU32>,
     /// Never records; VUs get siblings of it.
     pub(crate) recorder: Recorder,
+    /// The run's HTTP settings and TLS configurations, shared by its VUs.
+    pub(crate) http: Arc<HttpRun>,
 }
 
 impl VuFactory {
@@ -33,7 +35,7 @@ impl VuFactory {
             iteration: 0,
             env: self.env.clone(),
             tags: self.tags.clone(),
-            http: HttpClient::new(),
+            http: HttpClient::new(self.http.clone()),
             recorder: self.recorder.sibling(),
             lateness: None,
         };

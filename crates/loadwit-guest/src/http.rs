@@ -19,11 +19,16 @@
 //!
 //! Every request the host sends records `http_reqs`, `http_req_duration`,
 //! `http_req_failed` and their siblings, tagged with the request's `name`.
-//! A status of 400 or more is still a [`Response`]; an [`HttpError`] means
-//! no response came at all.
+//! Redirects are followed (10 by default) and each hop is a request of its
+//! own. A status of 400 or more is still a [`Response`]; an [`HttpError`]
+//! means no response came at all.
+//!
+//! [`batch`] sends several requests in parallel; [`crate::cookies`] reads
+//! and changes the VU's cookie jar.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -32,9 +37,10 @@ use serde::de::DeserializeOwned;
 use crate::host::http as host;
 use crate::host::types;
 
-pub use types::{ErrorKind, Method, Timings};
+pub use types::{BodyMode, ErrorKind, Method, Timings};
 
-/// Starts a `GET` request to `url`, an absolute `http://` URL.
+/// Starts a `GET` request to `url`, an absolute `http://` or `https://`
+/// URL.
 pub fn get(url: impl Into<String>) -> RequestBuilder {
     request(Method::Get, url)
 }
@@ -75,8 +81,30 @@ pub fn request(method: Method, url: impl Into<String>) -> RequestBuilder {
             tags: Vec::new(),
             name: None,
             timeout_ms: None,
+            max_redirects: None,
+            expected_statuses: None,
+            body_mode: None,
         },
     }
+}
+
+/// Sends `requests` in parallel and waits for all of them; results come
+/// in the order of `requests`.
+///
+/// ```no_run
+/// use loadwit_guest::http;
+///
+/// let pages = ["/a", "/b", "/c"].map(|p| http::get(format!("http://127.0.0.1:3000{p}")));
+/// for res in http::batch(&pages) {
+///     assert!(res.is_ok_and(|r| r.is_success()));
+/// }
+/// ```
+pub fn batch(requests: &[RequestBuilder]) -> Vec<Result<Response, HttpError>> {
+    let wire: Vec<types::Request> = requests.iter().map(|r| r.request.clone()).collect();
+    host::batch(&wire)
+        .into_iter()
+        .map(|result| result.map(Response::from).map_err(HttpError::from))
+        .collect()
 }
 
 /// A request being put together; nothing is sent until
@@ -116,9 +144,39 @@ impl RequestBuilder {
     }
 
     /// Sets the raw body; set a `Content-Type` with [`header`](Self::header).
+    /// Bytes need not be UTF-8.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.request.body = body.into();
         self
+    }
+
+    /// Sets the body to `text`, and `Content-Type` to `text/plain`.
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.request.body = text.into().into_bytes();
+        self.replace_header("content-type", "text/plain; charset=utf-8".into())
+    }
+
+    /// Sets the body to `fields` URL-encoded, as an HTML form posts them,
+    /// and `Content-Type` to `application/x-www-form-urlencoded`.
+    pub fn form<K: AsRef<str>, V: AsRef<str>>(mut self, fields: &[(K, V)]) -> Self {
+        let mut body = String::new();
+        for (key, value) in fields {
+            if !body.is_empty() {
+                body.push('&');
+            }
+            form_encode(&mut body, key.as_ref());
+            body.push('=');
+            form_encode(&mut body, value.as_ref());
+        }
+        self.request.body = body.into_bytes();
+        self.replace_header("content-type", "application/x-www-form-urlencoded".into())
+    }
+
+    /// Sets the body to `form` as `multipart/form-data`, for file uploads.
+    pub fn multipart(mut self, form: Multipart) -> Self {
+        let content_type = format!("multipart/form-data; boundary={}", form.boundary);
+        self.request.body = form.finish();
+        self.replace_header("content-type", content_type)
     }
 
     /// Appends `key=value` to the URL's query, percent-encoding both.
@@ -158,6 +216,39 @@ impl RequestBuilder {
         self
     }
 
+    /// Follows at most `max` redirects (0: none, the 3xx is the response);
+    /// the `maxRedirects` option, 10 by default, otherwise.
+    pub fn max_redirects(mut self, max: u32) -> Self {
+        self.request.max_redirects = Some(max);
+        self
+    }
+
+    /// Counts these statuses as success in `http_req_failed`, instead of
+    /// 200 to 399; call it again to add ranges.
+    pub fn expect_statuses(mut self, statuses: RangeInclusive<u16>) -> Self {
+        let range = (*statuses.start(), *statuses.end());
+        self.request
+            .expected_statuses
+            .get_or_insert_with(Vec::new)
+            .push(range);
+        self
+    }
+
+    /// Reads the response body without keeping it: it still counts in
+    /// `data_received`, but the response's `body` is empty and the host
+    /// never holds it whole. The `discardResponseBodies` option sets this
+    /// for every request.
+    pub fn discard_body(mut self) -> Self {
+        self.request.body_mode = Some(BodyMode::Discard);
+        self
+    }
+
+    /// Keeps the response body even when `discardResponseBodies` is set.
+    pub fn keep_body(mut self) -> Self {
+        self.request.body_mode = Some(BodyMode::Keep);
+        self
+    }
+
     /// Sends the request and waits for the whole response.
     ///
     /// The builder is left as it was, so a request can be sent again.
@@ -165,7 +256,8 @@ impl RequestBuilder {
     /// # Errors
     ///
     /// Fails only when no response came: bad URL, DNS, refused or reset
-    /// connection, timeout. Any status, 500 included, is a `Response`.
+    /// connection, TLS, timeout, too many redirects, a kept body over the
+    /// host's limit. Any status, 500 included, is a `Response`.
     pub fn send(&self) -> Result<Response, HttpError> {
         host::send(&self.request)
             .map(Response::from)
@@ -177,6 +269,94 @@ impl RequestBuilder {
         headers.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
         headers.push((name.to_owned(), value));
         self
+    }
+}
+
+/// Appends `text` to `out` as HTML forms encode it: spaces as `+`.
+fn form_encode(out: &mut String, text: &str) {
+    for byte in text.bytes() {
+        if byte == b' ' {
+            out.push('+');
+        } else if byte.is_ascii_alphanumeric() || b"-._*".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+}
+
+/// A `multipart/form-data` body: text fields and files.
+///
+/// ```no_run
+/// use loadwit_guest::http::{self, Multipart};
+///
+/// let form = Multipart::new()
+///     .text("title", "holiday")
+///     .file("photo", "beach.jpg", "image/jpeg", vec![0xff, 0xd8]);
+/// let res = http::post("http://127.0.0.1:3000/upload").multipart(form).send();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Multipart {
+    boundary: String,
+    body: Vec<u8>,
+}
+
+impl Default for Multipart {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Multipart {
+    /// An empty form with a random boundary.
+    pub fn new() -> Self {
+        let boundary = format!("loadwit-{:016x}", crate::random::u64());
+        Self {
+            boundary,
+            body: Vec::new(),
+        }
+    }
+
+    /// Adds a text field.
+    pub fn text(self, name: &str, value: &str) -> Self {
+        self.part(name, None, None, value.as_bytes())
+    }
+
+    /// Adds a file field with its file name, content type and bytes.
+    pub fn file(self, name: &str, file_name: &str, content_type: &str, bytes: Vec<u8>) -> Self {
+        self.part(name, Some(file_name), Some(content_type), &bytes)
+    }
+
+    fn part(
+        mut self,
+        name: &str,
+        file_name: Option<&str>,
+        content_type: Option<&str>,
+        bytes: &[u8],
+    ) -> Self {
+        let quote = |text: &str| text.replace('"', "%22");
+        let mut head = format!(
+            "--{}\r\nContent-Disposition: form-data; name=\"{}\"",
+            self.boundary,
+            quote(name)
+        );
+        if let Some(file_name) = file_name {
+            head.push_str(&format!("; filename=\"{}\"", quote(file_name)));
+        }
+        if let Some(content_type) = content_type {
+            head.push_str(&format!("\r\nContent-Type: {content_type}"));
+        }
+        head.push_str("\r\n\r\n");
+        self.body.extend_from_slice(head.as_bytes());
+        self.body.extend_from_slice(bytes);
+        self.body.extend_from_slice(b"\r\n");
+        self
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.body
+            .extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
+        self.body
     }
 }
 
@@ -199,10 +379,17 @@ pub struct Response {
     pub status: u16,
     /// Header fields, in order; a name may repeat.
     pub headers: Vec<(String, String)>,
-    /// The whole body.
+    /// The whole body, decompressed if it came gzipped; empty when
+    /// discarded.
     pub body: Vec<u8>,
     /// Where the request's time went, in milliseconds.
     pub timings: Timings,
+    /// The URL that answered, after redirects.
+    pub url: String,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub proto: String,
+    /// `tls1.2` or `tls1.3`; `None` for plain HTTP.
+    pub tls_version: Option<String>,
 }
 
 impl Response {
@@ -241,6 +428,9 @@ impl From<types::Response> for Response {
             headers: res.headers,
             body: res.body,
             timings: res.timings,
+            url: res.url,
+            proto: res.proto,
+            tls_version: res.tls_version,
         }
     }
 }
@@ -283,6 +473,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::ConnectionRefused => "connection refused",
             ErrorKind::ConnectionReset => "connection reset",
             ErrorKind::Timeout => "timed out",
+            ErrorKind::Tls => "TLS handshake failed",
+            ErrorKind::TooManyRedirects => "too many redirects",
+            ErrorKind::BodyTooLarge => "response body too large",
+            ErrorKind::InvalidRequest => "invalid request",
             ErrorKind::Other => "transport error",
         })
     }
@@ -328,6 +522,53 @@ mod tests {
     }
 
     #[test]
+    fn form_encodes_like_a_browser() {
+        let req = post("http://shop/login").form(&[("user", "a b"), ("pass", "x&y=z")]);
+        assert_eq!(req.request.body, b"user=a+b&pass=x%26y%3Dz");
+        assert_eq!(
+            header(&req, "content-type"),
+            ["application/x-www-form-urlencoded"]
+        );
+    }
+
+    #[test]
+    fn multipart_frames_fields_and_files() {
+        let form = Multipart::new().text("title", "hi").file(
+            "doc",
+            "a.bin",
+            "application/octet-stream",
+            vec![0, 255],
+        );
+        let boundary = form.boundary.clone();
+        let req = post("http://shop/upload").multipart(form);
+        let body = req.request.body.clone();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.starts_with(&format!("--{boundary}\r\n")), "{text}");
+        assert!(text.contains("name=\"doc\"; filename=\"a.bin\""), "{text}");
+        assert!(body.windows(2).any(|w| w == [0, 255]));
+        assert!(text.ends_with(&format!("--{boundary}--\r\n")), "{text}");
+        assert_eq!(
+            header(&req, "content-type"),
+            [format!("multipart/form-data; boundary={boundary}").as_str()]
+        );
+    }
+
+    #[test]
+    fn statuses_and_body_mode_reach_the_request() {
+        let req = get("http://shop/")
+            .expect_statuses(200..=299)
+            .expect_statuses(404..=404)
+            .max_redirects(0)
+            .discard_body();
+        assert_eq!(
+            req.request.expected_statuses,
+            Some(vec![(200, 299), (404, 404)])
+        );
+        assert_eq!(req.request.max_redirects, Some(0));
+        assert!(matches!(req.request.body_mode, Some(BodyMode::Discard)));
+    }
+
+    #[test]
     fn timeout_saturates_at_u32_millis() {
         let req = get("http://shop/").timeout(Duration::from_secs(u64::MAX));
         assert_eq!(req.request.timeout_ms, Some(u32::MAX));
@@ -344,11 +585,15 @@ mod tests {
             timings: Timings {
                 blocked: 0.0,
                 connecting: 0.0,
+                tls_handshaking: 0.0,
                 sending: 0.0,
                 waiting: 0.0,
                 receiving: 0.0,
                 duration: 0.0,
             },
+            url: "http://shop/login".into(),
+            proto: "HTTP/1.1".into(),
+            tls_version: None,
         };
         assert!(res.is_success());
         assert_eq!(res.header("content-type"), Some("application/json"));

@@ -56,6 +56,7 @@
 //! [loadwit]: https://github.com/loadwit/loadwit
 
 pub mod check;
+pub mod cookies;
 pub mod group;
 pub mod http;
 pub mod log;

@@ -524,6 +524,7 @@ impl Aggregate {
             | Builtin::HttpReqDuration
             | Builtin::HttpReqBlocked
             | Builtin::HttpReqConnecting
+            | Builtin::HttpReqTlsHandshaking
             | Builtin::HttpReqSending
             | Builtin::HttpReqWaiting
             | Builtin::HttpReqReceiving
@@ -564,7 +565,6 @@ impl Aggregate {
                     f(tags, None, Part::Trend(trend));
                 }
             }
-            Builtin::HttpReqTlsHandshaking => {}
         }
     }
 }

@@ -61,9 +61,8 @@ pub enum Builtin {
     HttpReqBlocked,
     /// `http_req_connecting`: TCP connection setup.
     HttpReqConnecting,
-    /// `http_req_tls_handshaking`: TLS handshake. Nothing feeds it yet:
-    /// [`HttpTimings`](crate::HttpTimings) has no TLS field. It is listed so
-    /// thresholds on it parse with the right kind.
+    /// `http_req_tls_handshaking`: TLS handshake; 0 for plain HTTP and
+    /// reused connections.
     HttpReqTlsHandshaking,
     /// `http_req_sending`: writing the request.
     HttpReqSending,

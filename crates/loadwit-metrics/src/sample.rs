@@ -13,6 +13,8 @@ pub struct HttpTimings {
     pub blocked: Duration,
     /// TCP connection setup (`http_req_connecting`).
     pub connecting: Duration,
+    /// TLS handshake (`http_req_tls_handshaking`).
+    pub tls_handshaking: Duration,
     /// Writing the request (`http_req_sending`).
     pub sending: Duration,
     /// Time to first byte (`http_req_waiting`).

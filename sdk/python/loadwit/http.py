@@ -85,15 +85,18 @@ class Response:
 
 
 def request(method, url, body=None, *, json=None, params=None, headers=None,
-            bearer=None, name=None, tags=None, timeout=None):
+            bearer=None, name=None, tags=None, timeout=None, redirects=None,
+            discard_body=None):
     """Sends one request and waits for its whole response.
 
     ``params`` are added to the URL's query, ``json`` is serialised as
     the body with its content type, ``bearer`` sets an ``Authorization:
     Bearer`` header, ``name`` is the ``name`` tag that groups the request
     in the summary (set it when the URL carries ids or queries),
-    ``tags`` adds tags to its samples and ``timeout`` (seconds) overrides
-    the host's default.
+    ``tags`` adds tags to its samples, ``timeout`` (seconds) overrides
+    the host's default, ``redirects`` caps the redirects followed and
+    ``discard_body=True`` reads the body without keeping it (it still
+    counts in ``data_received``).
     """
     header_list = [(str(k), str(v)) for k, v in (headers or {}).items()]
     if json is not None:
@@ -114,6 +117,10 @@ def request(method, url, body=None, *, json=None, params=None, headers=None,
         tags=[(str(k), str(v)) for k, v in (tags or {}).items()],
         name=name,
         timeout_ms=None if timeout is None else int(timeout * 1000),
+        max_redirects=redirects,
+        expected_statuses=None,
+        body_mode=None if discard_body is None
+        else _t.BodyMode.DISCARD if discard_body else _t.BodyMode.KEEP,
     )
     try:
         res = _host.send(req)

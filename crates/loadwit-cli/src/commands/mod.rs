@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod build;
+mod http_flags;
 mod inspect;
 mod new;
 mod run;

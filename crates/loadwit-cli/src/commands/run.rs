@@ -12,6 +12,7 @@ use loadwit_engine::options::StageOptions;
 use loadwit_engine::{Live, Options, Plan, Report, Stop, StopLevel, Test, TestError};
 use loadwit_metrics::{RunInfo, Summary, ThresholdOutcome, Thresholds};
 
+use super::http_flags::HttpFlags;
 use crate::exit::ExitCode;
 use crate::live::{LiveOutcome, Watch};
 use crate::output::{OutSpec, SampleWriter, junit};
@@ -131,6 +132,8 @@ pub struct RunArgs {
     /// Hide the live progress; the summary is still printed.
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    http: HttpFlags,
 }
 
 /// Runs the command and maps its outcome to an exit code.
@@ -404,6 +407,7 @@ fn flag_options(args: &RunArgs) -> Options {
         duration: args.duration,
         iterations: args.iterations,
         stages: (!args.stages.is_empty()).then(|| args.stages.clone()),
+        http: args.http.options(),
         ..Options::default()
     }
 }

@@ -23,13 +23,14 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::recorder::Recorder;
 
-pub(crate) use http::HttpClient;
+pub(crate) use http::{HttpClient, HttpRun, TlsConfigs};
 
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "scenario",
     imports: {
         "loadwit:scenario/http.send": async,
+        "loadwit:scenario/http.batch": async,
         "loadwit:scenario/runtime.sleep": async,
         default: trappable,
     },

@@ -9,8 +9,11 @@
 
 mod duration;
 mod env;
+mod http;
 mod plan;
 mod scenario;
+
+pub(crate) use http::ClientCert;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +22,7 @@ use serde::Deserialize;
 
 pub use duration::parse_duration;
 pub use env::{VARIABLES as ENV_VARIABLES, parse_stage};
+pub use http::{DEFAULT_MAX_REDIRECTS, HttpOptions, HttpSettings, TlsAuth};
 pub use plan::{Executor, Plan, Rate, ScenarioPlan, Stage, VuBudget};
 use scenario::{DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_DURATION, nonzero, positive, stages};
 pub use scenario::{ScenarioOptions, StageOptions};
@@ -39,6 +43,10 @@ pub struct Options {
     pub scenarios: Option<BTreeMap<String, ScenarioOptions>>,
     /// Thresholds stay raw here: the metrics crate parses them.
     pub thresholds: Option<serde_json::Value>,
+    /// HTTP client options (`maxRedirects`, `insecureSkipTLSVerify`, ...),
+    /// at the top level as in k6.
+    #[serde(flatten)]
+    pub http: HttpOptions,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,
 }
@@ -114,6 +122,7 @@ impl Options {
         self.stages = top.stages.or(self.stages);
         self.scenarios = top.scenarios.or(self.scenarios);
         self.thresholds = top.thresholds.or(self.thresholds);
+        self.http = self.http.overlay(top.http);
         self.unknown.extend(top.unknown);
         self
     }
@@ -143,7 +152,8 @@ impl Options {
                 .collect::<Result<_, _>>()?,
             None => vec![self.shortcut_scenario()?],
         };
-        Ok(Plan { scenarios })
+        let http = self.http.resolve()?;
+        Ok(Plan { scenarios, http })
     }
 
     fn shortcut_scenario(&self) -> Result<ScenarioPlan, OptionsError> {

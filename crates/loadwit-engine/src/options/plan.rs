@@ -1,5 +1,6 @@
 //! The resolved, validated shape of a run: what the executors consume.
 
+use super::HttpSettings;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -7,6 +8,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub scenarios: Vec<ScenarioPlan>,
+    /// The HTTP client's settings, shared by every VU of the run.
+    pub http: HttpSettings,
 }
 
 impl Plan {

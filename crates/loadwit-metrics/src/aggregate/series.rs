@@ -112,6 +112,7 @@ pub(super) struct HttpStats {
     pub(super) received: u64,
     pub(super) blocked: Trend,
     pub(super) connecting: Trend,
+    pub(super) tls_handshaking: Trend,
     pub(super) sending: Trend,
     pub(super) waiting: Trend,
     pub(super) receiving: Trend,
@@ -125,6 +126,7 @@ impl HttpStats {
         self.received += received;
         self.blocked.record(timings.blocked);
         self.connecting.record(timings.connecting);
+        self.tls_handshaking.record(timings.tls_handshaking);
         self.sending.record(timings.sending);
         self.waiting.record(timings.waiting);
         self.receiving.record(timings.receiving);
@@ -137,6 +139,7 @@ impl HttpStats {
         self.received += other.received;
         self.blocked.merge(&other.blocked);
         self.connecting.merge(&other.connecting);
+        self.tls_handshaking.merge(&other.tls_handshaking);
         self.sending.merge(&other.sending);
         self.waiting.merge(&other.waiting);
         self.receiving.merge(&other.receiving);
@@ -154,6 +157,7 @@ impl HttpStats {
             Builtin::DataReceived => Part::Count(self.received as f64),
             Builtin::HttpReqBlocked => Part::Trend(&self.blocked),
             Builtin::HttpReqConnecting => Part::Trend(&self.connecting),
+            Builtin::HttpReqTlsHandshaking => Part::Trend(&self.tls_handshaking),
             Builtin::HttpReqSending => Part::Trend(&self.sending),
             Builtin::HttpReqWaiting => Part::Trend(&self.waiting),
             Builtin::HttpReqReceiving => Part::Trend(&self.receiving),
