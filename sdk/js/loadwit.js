@@ -22,6 +22,9 @@
 import { send } from "loadwit:scenario/http@0.1.0";
 import { check as hostCheck } from "loadwit:scenario/checks@0.1.0";
 import * as runtime from "loadwit:scenario/runtime@0.1.0";
+import * as metrics from "loadwit:scenario/metrics@0.1.0";
+import * as groups from "loadwit:scenario/groups@0.1.0";
+import { abort as hostAbort } from "loadwit:scenario/control@0.1.0";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -191,6 +194,69 @@ export const http = {
  * The component's exports for the scenario module `script`; the build's
  * entry file re-exports them. Exceptions become the iteration's error.
  */
+/**
+ * A custom metric, declared with the host on its first value, as k6's
+ * `Counter`, `Gauge`, `Rate` and `Trend` (`new Trend(name, true)` for
+ * milliseconds).
+ */
+class Metric {
+  constructor(name, kind, isTime = false) {
+    this.name = name;
+    this.kind = kind;
+    this.isTime = isTime;
+    this.id = undefined;
+  }
+
+  add(value, tags = {}) {
+    if (this.id === undefined) this.id = metrics.declare(this.name, this.kind, this.isTime);
+    const pairs = Object.entries(tags).map(([k, v]) => [k, String(v)]);
+    metrics.add(this.id, Number(value), pairs);
+  }
+}
+
+export class Counter extends Metric {
+  constructor(name) {
+    super(name, "counter");
+  }
+}
+
+export class Gauge extends Metric {
+  constructor(name) {
+    super(name, "gauge");
+  }
+}
+
+export class Rate extends Metric {
+  constructor(name) {
+    super(name, "rate");
+  }
+
+  add(value, tags = {}) {
+    super.add(value ? 1 : 0, tags);
+  }
+}
+
+export class Trend extends Metric {
+  constructor(name, isTime = false) {
+    super(name, "trend", isTime);
+  }
+}
+
+/** Runs `fn` inside group `name`, as k6's `group`; returns its result. */
+export function group(name, fn) {
+  groups.begin(name);
+  try {
+    return fn();
+  } finally {
+    groups.end();
+  }
+}
+
+/** Ends the whole test after this iteration, with exit code 108. */
+export function abort(reason) {
+  hostAbort(String(reason));
+}
+
 export function wire(script) {
   const decode = (data) => (data.length ? JSON.parse(decoder.decode(data)) : undefined);
   return {

@@ -283,3 +283,84 @@ fn new_rejects_a_bad_name_and_an_existing_directory() -> TestResult {
     assert!(result.stderr.contains("already exists"), "{result}");
     Ok(())
 }
+
+/// A scenario in `lang` that, per iteration, adds 2 to a counter and
+/// records a 10 ms time trend and passes a check inside group `checkout`,
+/// and records a rate that passes on even iterations.
+fn metrics_scenario(lang: &str) -> (&'static str, String) {
+    match lang {
+        "python" => (
+            "main.py",
+            r#"import loadwit
+from loadwit import Counter, Rate, Trend, check, group, iteration
+
+orders = Counter("orders")
+cart = Trend("cart_time", time=True)
+even = Rate("even")
+
+
+def default(data):
+    with group("checkout"):
+        orders.add(2, {"kind": "guest"})
+        cart.add(10)
+        check(1, {"in checkout": lambda v: v == 1})
+    even.add(iteration() % 2 == 0)
+
+
+WitWorld = loadwit.export(__name__)
+"#
+            .to_owned(),
+        ),
+        _ => (
+            "main.js",
+            r#"import { Counter, Rate, Trend, check, group, exec } from "loadwit";
+
+const orders = new Counter("orders");
+const cart = new Trend("cart_time", true);
+const even = new Rate("even");
+
+export default function () {
+  group("checkout", () => {
+    orders.add(2, { kind: "guest" });
+    cart.add(10);
+    check(1, { "in checkout": (v) => v === 1 });
+  });
+  even.add(exec.vu.iterationInScenario % 2 === 0);
+}
+"#
+            .to_owned(),
+        ),
+    }
+}
+
+#[test]
+fn custom_metrics_and_groups_work_in_python_and_javascript() -> TestResult {
+    for lang in ["python", "js"] {
+        let dir = scratch(&format!("metrics_{lang}"));
+        let (file, source) = metrics_scenario(lang);
+        std::fs::write(dir.join(file), source)?;
+        let wasm = build(&dir, &dir.join("metrics.wasm"));
+
+        let export = dir.join("summary.json");
+        let result = run(loadwit()
+            .arg("run")
+            .arg(&wasm)
+            .args(["--vus", "2", "--iterations", "10"])
+            .arg("--summary-export")
+            .arg(&export));
+        assert_eq!(result.code, 0, "{lang}: {result}");
+
+        let json = read_json(&export);
+        assert_eq!(number(&json, "/metrics/orders/count"), 20.0, "{lang}");
+        assert_eq!(number(&json, "/metrics/cart_time/avg"), 10.0, "{lang}");
+        assert_eq!(number(&json, "/metrics/cart_time/max"), 10.0, "{lang}");
+        assert!(number(&json, "/metrics/group_duration/max") > 0.0, "{lang}");
+        let even = number(&json, "/metrics/even/passes");
+        let odd = number(&json, "/metrics/even/fails");
+        assert_eq!(even + odd, 10.0, "{lang}");
+        assert!(even >= 4.0 && odd >= 4.0, "{lang}: {even} even, {odd} odd");
+        let in_group = "/root_group/groups/checkout/checks/in checkout/passes";
+        assert_eq!(number(&json, in_group), 10.0, "{lang}");
+    }
+    Ok(())
+}

@@ -24,6 +24,7 @@ anything it does not wrap.
 
 from .checks import check, check_status
 from .http import HttpError, Response
+from .metrics import Counter, Gauge, Rate, Trend, abort, group
 from .runtime import env, iteration, log, scenario, sleep, vu_id
 from .world import export
 from . import http
