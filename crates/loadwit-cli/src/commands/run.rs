@@ -171,7 +171,7 @@ fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
 }
 
 async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
-    let test = Test::load(&args.file, cache_dir())
+    let test = Test::load(&args.file, super::build::cache_dir())
         .await
         .map_err(load_failure)?;
     let invalid = |e| Failure::new(ExitCode::InvalidConfig, e);
@@ -373,18 +373,6 @@ fn load_failure(error: TestError) -> Failure {
         _ => ExitCode::ScenarioFailed,
     };
     Failure::new(code, error)
-}
-
-/// Where compiled components are cached: `LOADWIT_CACHE_DIR`, else the
-/// user's cache directory. An empty `LOADWIT_CACHE_DIR` turns caching off.
-fn cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("LOADWIT_CACHE_DIR") {
-        return (!dir.is_empty()).then(|| PathBuf::from(dir));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
-    Some(base.join("loadwit"))
 }
 
 /// The `--config` file's layer of options; empty without the flag.
