@@ -10,7 +10,9 @@ use loadwit_shop::{Route, RouteLatency, ShopConfig};
 use serde_json::Value;
 
 use crate::bad_input::fixtures;
-use crate::support::{Run, Shop, TestResult, guest, loadwit, number, read_json, run, scratch};
+use crate::support::{
+    Run, Shop, TestResult, guest, loadwit, number, read_json, run, run_against_shop, scratch,
+};
 
 /// Runs the flagship with `options` as its `--config`, no think time and
 /// browsing only (three GETs per iteration), writing the JSON summary.
@@ -20,23 +22,12 @@ fn run_flagship(shop: &Shop, dir: &Path, options: &str, extra: &[&str]) -> (Run,
     let config = dir.join("options.json");
     std::fs::write(&config, options).expect("the options file writes");
     let export = dir.join("summary.json");
-    let result = run(loadwit()
-        .arg("run")
-        .arg(guest("shop_stress"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--summary-export")
-        .arg(&export)
-        .args(["-e", &format!("BASE_URL={}", shop.url())])
-        .args([
-            "-e",
-            "THINK_MIN=0",
-            "-e",
-            "THINK_MAX=0",
-            "-e",
-            "AUTH_SHARE=0",
-        ])
-        .args(extra));
+    let extra: Vec<&str> = ["-e", "AUTH_SHARE=0"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    let result = run_against_shop(&guest("shop_stress"), shop, &config, &export, &extra);
     let json = if export.exists() {
         read_json(&export)
     } else {

@@ -6,7 +6,9 @@ use loadwit_metrics::format::format_count;
 use loadwit_shop::{Route, ShopConfig};
 use serde_json::Value;
 
-use crate::support::{Shop, TestResult, guest, loadwit, number, read_json, run, scratch};
+use crate::support::{
+    Shop, TestResult, guest, loadwit, number, read_json, run, run_against_shop, scratch,
+};
 
 /// Every iteration of the flagship sends exactly this many requests.
 const REQUESTS_PER_ITERATION: u64 = 3;
@@ -140,15 +142,7 @@ fn per_vu_iterations_runs_exactly_vus_times_iterations() -> TestResult {
         r#"{"scenarios": {"exact": {"executor": "per-vu-iterations", "vus": 7, "iterations": 13}}}"#,
     )?;
 
-    let result = run(loadwit()
-        .arg("run")
-        .arg(guest("shop_stress"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--summary-export")
-        .arg(&export)
-        .args(["-e", &format!("BASE_URL={}", shop.url())])
-        .args(["-e", "THINK_MIN=0", "-e", "THINK_MAX=0"]));
+    let result = run_against_shop(&guest("shop_stress"), &shop, &config, &export, &[]);
     assert_eq!(result.code, 0, "{result}");
 
     let json = read_json(&export);

@@ -14,7 +14,8 @@ use loadwit_shop::ShopConfig;
 use serde_json::Value;
 
 use crate::support::{
-    Shop, TestResult, guest, guest_target_dir, loadwit, number, read_json, root, run, scratch,
+    Shop, TestResult, guest, guest_target_dir, loadwit, number, read_json, root, run,
+    run_against_shop, scratch,
 };
 
 /// The shop routes each flagship path visits, as request names.
@@ -119,15 +120,7 @@ fn run_flagship(wasm: &Path, test: &str) -> Result<Outcome, Box<dyn std::error::
     let config = dir.join("options.json");
     std::fs::write(&config, both_paths_config())?;
 
-    let result = run(loadwit()
-        .arg("run")
-        .arg(wasm)
-        .arg("--config")
-        .arg(&config)
-        .arg("--summary-export")
-        .arg(&export)
-        .args(["-e", &format!("BASE_URL={}", shop.url())])
-        .args(["-e", "THINK_MIN=0", "-e", "THINK_MAX=0"]));
+    let result = run_against_shop(wasm, &shop, &config, &export, &[]);
     assert_eq!(result.code, 0, "{}: {result}", wasm.display());
 
     let json = read_json(&export);

@@ -140,3 +140,24 @@ pub fn number(json: &Value, pointer: &str) -> f64 {
         .and_then(Value::as_f64)
         .unwrap_or_else(|| panic!("`{pointer}` is missing from the summary: {json:#}"))
 }
+
+/// `loadwit run WASM --config CONFIG --summary-export EXPORT` against
+/// `shop` with no think time, plus `extra` arguments.
+pub fn run_against_shop(
+    wasm: &Path,
+    shop: &Shop,
+    config: &Path,
+    export: &Path,
+    extra: &[&str],
+) -> Run {
+    run(loadwit()
+        .arg("run")
+        .arg(wasm)
+        .arg("--config")
+        .arg(config)
+        .arg("--summary-export")
+        .arg(export)
+        .args(["-e", &format!("BASE_URL={}", shop.url())])
+        .args(["-e", "THINK_MIN=0", "-e", "THINK_MAX=0"])
+        .args(extra))
+}

@@ -291,7 +291,7 @@ impl TagFilter {
     }
 
     fn apply(&mut self, sample: &mut Sample) {
-        let tags = sample_tags(sample);
+        let tags = Sample::tags_mut(sample);
         if let Some(filtered) = self.seen.get(tags) {
             *tags = filtered.clone();
             return;
@@ -306,17 +306,5 @@ impl TagFilter {
         }
         self.seen.insert(tags.clone(), filtered.clone());
         *tags = filtered;
-    }
-}
-
-fn sample_tags(sample: &mut Sample) -> &mut TagSet {
-    match sample {
-        Sample::Http { tags, .. }
-        | Sample::Check { tags, .. }
-        | Sample::Iteration { tags, .. }
-        | Sample::Gauge { tags, .. }
-        | Sample::Counter { tags, .. }
-        | Sample::Trend { tags, .. }
-        | Sample::Custom { tags, .. } => tags,
     }
 }

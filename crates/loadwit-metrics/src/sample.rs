@@ -134,6 +134,19 @@ impl Sample {
         }
     }
 
+    /// The tags of the sample, to rewrite them (as `systemTags` does).
+    pub fn tags_mut(&mut self) -> &mut TagSet {
+        match self {
+            Sample::Http { tags, .. }
+            | Sample::Check { tags, .. }
+            | Sample::Iteration { tags, .. }
+            | Sample::Gauge { tags, .. }
+            | Sample::Counter { tags, .. }
+            | Sample::Trend { tags, .. }
+            | Sample::Custom { tags, .. } => tags,
+        }
+    }
+
     /// Calls `f` once per k6 metric point this sample stands for, with the
     /// metric name, its kind and unit, and the value as k6 writes it
     /// (milliseconds for times, bytes for data, 1 or 0 for rates).
