@@ -84,7 +84,8 @@ pub struct RunArgs {
     /// A ramping stage as `DURATION:TARGET`, e.g. `30s:100`.
     ///
     /// May be given several times, in order; the stages make one
-    /// `ramping-vus` scenario starting from `--vus` (default 1).
+    /// `ramping-vus` scenario starting from the resolved `vus` (the
+    /// component's, a `--config` file's or `--vus`; 1 when none is set).
     #[arg(short, long = "stage", value_name = "DURATION:TARGET", value_parser = parse_stage)]
     stages: Vec<StageOptions>,
 
@@ -95,7 +96,9 @@ pub struct RunArgs {
 
     /// A threshold as `METRIC: EXPRESSION`, e.g. `http_req_duration: p(95)<500`.
     ///
-    /// May be given several times; adds to the component's thresholds.
+    /// May be given several times; adds to the thresholds the options
+    /// resolved to (a `--config` file's `thresholds` replace the
+    /// component's). Time values are in milliseconds, as in k6.
     #[arg(long = "threshold", value_name = "METRIC: EXPR")]
     thresholds: Vec<String>,
 
