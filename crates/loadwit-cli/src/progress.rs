@@ -17,6 +17,8 @@ struct ScenarioInfo {
     executor: &'static str,
     vus: u64,
     duration: Duration,
+    /// The scenario's `startTime`: its clock starts there.
+    start: Duration,
 }
 
 enum Mode {
@@ -48,6 +50,7 @@ impl Progress {
                 executor: s.executor.name(),
                 vus: s.executor.max_vus(),
                 duration: s.executor.duration(),
+                start: s.start_time,
             })
             .collect();
         let mode = if quiet {
@@ -72,7 +75,10 @@ impl Progress {
             }
             Mode::Bars { bars, .. } => {
                 for (bar, scenario) in bars.iter().zip(&self.scenarios) {
-                    bar.set_position(elapsed.min(scenario.duration).as_millis() as u64);
+                    let own = elapsed
+                        .saturating_sub(scenario.start)
+                        .min(scenario.duration);
+                    bar.set_position(own.as_millis() as u64);
                     bar.set_message(stats(scenario, total, elapsed));
                 }
             }
@@ -133,6 +139,10 @@ fn stats(scenario: &ScenarioInfo, total: &Aggregate, elapsed: Duration) -> Strin
         Some(MetricValue::Counter { sum }) => sum,
         _ => 0.0,
     };
+    // The scenario's own time: from its `startTime`, at most its length.
+    let elapsed = elapsed
+        .saturating_sub(scenario.start)
+        .min(scenario.duration);
     let secs = elapsed.as_secs_f64().max(1e-3);
     let failed = total
         .metric_matching(Builtin::HttpReqFailed, &filter)
@@ -153,4 +163,27 @@ fn stats(scenario: &ScenarioInfo, total: &Aggregate, elapsed: Duration) -> Strin
         format::format_rate(count(Builtin::HttpReqs) / secs),
         format::format_percent(failed),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a scenario that started late and ended early showed
+    /// the whole run's time (`5s/1s`) and a rate over that time.
+    #[test]
+    fn a_scenario_counts_its_own_time_from_its_start() {
+        let scenario = ScenarioInfo {
+            name: "late".into(),
+            executor: "constant-vus",
+            vus: 1,
+            duration: Duration::from_secs(1),
+            start: Duration::from_secs(4),
+        };
+        let aggregate = Aggregate::default();
+        let line = stats(&scenario, &aggregate, Duration::from_secs(5));
+        assert!(line.starts_with("1s/1s "), "{line}");
+        let line = stats(&scenario, &aggregate, Duration::from_secs(2));
+        assert!(line.starts_with("0s/1s "), "{line}");
+    }
 }
