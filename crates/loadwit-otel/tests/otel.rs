@@ -586,7 +586,14 @@ fn request_rate(target: &support::Target, tracing: &loadwit_otel::Tracing, count
     count as f64 / start.elapsed().as_secs_f64()
 }
 
+/// A measurement, not a pass/fail check for CI: on two cores its rates
+/// swing with whatever else runs (the other tests of this binary
+/// included). `unresponsive_collectors_never_block_the_caller_and_drops_are_counted`
+/// is the check that export never blocks; run this one alone, on a quiet
+/// machine: `cargo test --release -p loadwit-otel --test otel -- --ignored
+/// silent_collector`.
 #[test]
+#[ignore = "a timing measurement; run it alone on a quiet machine"]
 fn silent_collector_keeps_the_request_rate() -> TestResult {
     let target = support::target();
     let silent = support::silent_collector();
