@@ -11,27 +11,10 @@ use loadwit_metrics::{Stamped, TagSet};
 use super::{SampleWriter, expected_response};
 
 /// k6's columns, in its order.
-const HEADER: [&str; 19] = [
-    "metric_name",
-    "timestamp",
-    "metric_value",
-    "check",
-    "error",
-    "error_code",
-    "expected_response",
-    "group",
-    "method",
-    "name",
-    "proto",
-    "scenario",
-    "service",
-    "status",
-    "subproto",
-    "tls_version",
-    "url",
-    "extra_tags",
-    "metadata",
-];
+/// The columns before the tag columns, and after them: with
+/// [`TAG_COLUMNS`] between, k6's CSV header.
+const LEADING_COLUMNS: [&str; 3] = ["metric_name", "timestamp", "metric_value"];
+const TRAILING_COLUMNS: [&str; 2] = ["extra_tags", "metadata"];
 
 /// The tag columns between `metric_value` and `extra_tags`.
 const TAG_COLUMNS: [&str; 14] = [
@@ -64,7 +47,12 @@ impl<W: Write> Csv<W> {
     /// Those of `out`.
     pub fn new(out: W) -> anyhow::Result<Self> {
         let mut out = csv::WriterBuilder::new().from_writer(out);
-        out.write_record(HEADER)?;
+        out.write_record(
+            LEADING_COLUMNS
+                .iter()
+                .chain(&TAG_COLUMNS)
+                .chain(&TRAILING_COLUMNS),
+        )?;
         Ok(Csv { out })
     }
 }
@@ -124,8 +112,19 @@ impl<W: Write + Send> SampleWriter for Csv<W> {
 mod tests {
     use super::*;
 
+    /// k6's CSV header, column for column, so tools made for k6 read it.
     #[test]
-    fn tag_columns_sit_between_value_and_extra_tags() {
-        assert_eq!(HEADER[3..17], TAG_COLUMNS);
+    fn header_follows_k6_layout() -> anyhow::Result<()> {
+        let mut bytes = Vec::new();
+        let mut csv = Csv::new(&mut bytes)?;
+        csv.finish()?;
+        drop(csv);
+        assert_eq!(
+            String::from_utf8(bytes)?,
+            "metric_name,timestamp,metric_value,check,error,error_code,\
+             expected_response,group,method,name,proto,scenario,service,status,\
+             subproto,tls_version,url,extra_tags,metadata\n"
+        );
+        Ok(())
     }
 }
