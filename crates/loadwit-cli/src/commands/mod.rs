@@ -5,6 +5,7 @@ mod http_flags;
 mod inspect;
 mod new;
 mod run;
+mod segment_flags;
 
 use clap::Subcommand;
 

@@ -13,6 +13,7 @@ use loadwit_engine::{Live, Options, Plan, Report, Stop, StopLevel, Test, TestErr
 use loadwit_metrics::{RunInfo, Summary, ThresholdOutcome, Thresholds};
 
 use super::http_flags::HttpFlags;
+use super::segment_flags::SegmentFlags;
 use crate::exit::ExitCode;
 use crate::live::{LiveOutcome, Watch};
 use crate::output::{OutSpec, SampleWriter, junit};
@@ -58,6 +59,9 @@ const LIVE_INTERVAL: Duration = Duration::from_secs(1);
 ///
 ///   # Every sample as NDJSON, and a JUnit report for CI
 ///   loadwit run shop_stress.wasm --out json=samples.ndjson --junit junit.xml
+///
+///   # The second of three runners of a distributed test
+///   loadwit run shop_stress.wasm --segment 2/3
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct RunArgs {
@@ -137,6 +141,8 @@ pub struct RunArgs {
     quiet: bool,
     #[command(flatten)]
     http: HttpFlags,
+    #[command(flatten)]
+    segment: SegmentFlags,
 }
 
 /// Runs the command and maps its outcome to an exit code.
@@ -186,6 +192,10 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
         .overlay(env_layer)
         .overlay(flag_options(args));
     let mut plan = options.plan().map_err(invalid)?;
+    plan = args
+        .segment
+        .apply(plan)
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
     let thresholds = thresholds(&options, &args.thresholds)?;
     let settings = Settings::from_options(&options.unknown)
         .map_err(|e| Failure::new(ExitCode::InvalidConfig, anyhow::anyhow!(e)))?;
