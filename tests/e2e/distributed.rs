@@ -1,9 +1,11 @@
 //! Distributed runs: segments run as separate processes add up to one
-//! run of the whole plan.
+//! run of the whole plan, and `loadwit merge` combines their results
+//! exactly.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use hdrhistogram::Histogram;
 use loadwit_shop::ShopConfig;
 use serde_json::Value;
 
@@ -15,6 +17,16 @@ const REQUESTS_PER_ITERATION: u64 = 3;
 /// Passes on each third of the run below (at most 43 iterations, 129
 /// requests), fails on the whole (303 requests).
 const PART_ONLY_THRESHOLD: &str = "http_reqs: count<200";
+
+/// Every trend statistic compared between the merge and the samples.
+const STATS: [(&str, f64); 6] = [
+    ("med", 50.0),
+    ("p(90)", 90.0),
+    ("p(95)", 95.0),
+    ("p(99)", 99.0),
+    ("p(99.9)", 99.9),
+    ("max", 100.0),
+];
 
 fn config(dir: &Path) -> PathBuf {
     let path = dir.join("options.json");
@@ -52,6 +64,11 @@ fn spawn(command: &mut Command) -> Child {
 
 fn count(json: &Value, metric: &str) -> u64 {
     number(json, &format!("/metrics/{metric}/count")) as u64
+}
+
+/// A milliseconds value of a trend in the summary, by statistic.
+fn stat(json: &Value, metric: &str, stat: &str) -> f64 {
+    number(json, &format!("/metrics/{metric}/{stat}"))
 }
 
 /// Runs the three thirds of the flagship plan as three processes at
@@ -119,6 +136,116 @@ fn three_segment_processes_run_exactly_the_whole_plan() -> TestResult {
 }
 
 #[test]
+fn merged_segments_equal_one_run_of_every_sample() -> TestResult {
+    let shop = Shop::start(ShopConfig::default());
+    let dir = scratch("segments_merge");
+    let result = |i: u64| dir.join(format!("part{i}.result"));
+    let ndjson = |i: u64| dir.join(format!("part{i}.ndjson"));
+    run_thirds(&shop, &dir, |i| {
+        vec![
+            "--out".into(),
+            format!("result={}", result(i).display()),
+            "--out".into(),
+            format!("json={}", ndjson(i).display()),
+        ]
+    });
+
+    // The merge: the counts of the whole plan, the threshold judged on the
+    // whole, percentiles of every sample.
+    let merged_path = dir.join("merged.json");
+    let junit = dir.join("junit.xml");
+    let merged = run(loadwit()
+        .arg("merge")
+        .args((1..=3).map(result))
+        .arg("--summary-export")
+        .arg(&merged_path)
+        .arg("--junit")
+        .arg(&junit));
+    assert_eq!(
+        merged.code, 99,
+        "`count<200` fails on the whole only: {merged}"
+    );
+    assert!(merged.stdout.contains("http_reqs"), "{merged}");
+    assert!(!merged.stderr.contains("warning"), "{merged}");
+    let json = read_json(&merged_path);
+    assert_eq!(count(&json, "iterations"), 101);
+    assert_eq!(count(&json, "http_reqs"), 101 * REQUESTS_PER_ITERATION);
+    assert_eq!(
+        number(&json, "/metrics/checks/passes"),
+        (101 * REQUESTS_PER_ITERATION) as f64
+    );
+    let threshold = &json["metrics"]["http_reqs"]["thresholds"]["count<200"];
+    assert_eq!(
+        threshold,
+        &Value::Bool(true),
+        "k6 marks failed thresholds true"
+    );
+    let passing = &json["metrics"]["http_req_failed"]["thresholds"]["rate<0.01"];
+    assert_eq!(
+        passing,
+        &Value::Bool(false),
+        "the component's own thresholds pass"
+    );
+    let junit = std::fs::read_to_string(&junit)?;
+    assert!(junit.contains("count&lt;200"), "{junit}");
+
+    let samples = durations_from_ndjson(
+        &(1..=3).map(ndjson).collect::<Vec<_>>(),
+        "http_req_duration",
+    );
+    assert_eq!(samples.len() as u64, 101 * REQUESTS_PER_ITERATION);
+    for (name, percentile) in STATS {
+        let expected = hdr_stat(&samples, percentile);
+        let merged = stat(&json, "http_req_duration", name);
+        assert_eq!(merged, expected, "http_req_duration {name}");
+    }
+    let min = *samples.iter().min().expect("samples") as f64 / 1e6;
+    assert_eq!(stat(&json, "http_req_duration", "min"), min);
+    Ok(())
+}
+
+#[test]
+fn merge_refuses_results_that_do_not_belong_together() -> TestResult {
+    let shop = Shop::start(ShopConfig::default());
+    let dir = scratch("merge_refuses");
+    let part = |segment: &str, wasm: PathBuf, file: &str| {
+        let path = dir.join(file);
+        let result = run(loadwit()
+            .arg("run")
+            .arg(wasm)
+            .args(["--iterations", "4", "--quiet", "--segment", segment])
+            .args(["-e", &format!("BASE_URL={}", shop.url())])
+            .args(["-e", &format!("URL={}/health", shop.url())])
+            .args(["-e", "THINK_MIN=0", "-e", "THINK_MAX=0"])
+            .arg("--out")
+            .arg(format!("result={}", path.display())));
+        assert_eq!(result.code, 0, "{result}");
+        path
+    };
+    let first = part("1/2", guest("shop_stress"), "first.result");
+    let other = part("2/2", guest("hammer"), "other.result");
+
+    let twice = run(loadwit().arg("merge").arg(&first).arg(&first));
+    assert_eq!(twice.code, 104, "{twice}");
+    assert!(twice.stderr.contains("overlap"), "{twice}");
+
+    let mixed = run(loadwit().arg("merge").arg(&first).arg(&other));
+    assert_eq!(mixed.code, 104, "{mixed}");
+    assert!(mixed.stderr.contains("another component"), "{mixed}");
+
+    let half = run(loadwit().arg("merge").arg(&first));
+    assert_eq!(half.code, 0, "{half}");
+    assert!(half.stderr.contains("cover 1/2 of the test"), "{half}");
+
+    let not_result = dir.join("not.result");
+    std::fs::write(&not_result, "hello\n")?;
+    let bad = run(loadwit().arg("merge").arg(&not_result));
+    assert_eq!(bad.code, 104, "{bad}");
+    assert!(bad.stderr.contains("not a loadwit result file"), "{bad}");
+    Ok(())
+}
+
+#[test]
 fn segment_flags_show_the_share_and_refuse_bad_values() -> TestResult {
     let wasm = guest("shop_stress");
     let dry = |args: &[&str]| {
@@ -176,4 +303,39 @@ fn segment_flags_show_the_share_and_refuse_bad_values() -> TestResult {
     assert_eq!(outside.code, 104, "{outside}");
     assert!(outside.stderr.contains("not one of the parts"), "{outside}");
     Ok(())
+}
+
+/// Every value of `metric` in NDJSON sample files, in nanoseconds.
+fn durations_from_ndjson(files: &[PathBuf], metric: &str) -> Vec<u64> {
+    let mut values = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("the NDJSON output was written");
+        for line in text.lines() {
+            let point: Value = serde_json::from_str(line).expect("each line is JSON");
+            if point["type"] == "Point" && point["metric"] == metric {
+                let ms = point["data"]["value"].as_f64().expect("a value");
+                values.push((ms * 1e6).round() as u64);
+            }
+        }
+    }
+    values
+}
+
+/// A statistic of `samples` as loadwit reports it, computed here from
+/// scratch: an HDR histogram of microseconds at 3 significant figures,
+/// the bucket's upper edge kept within the exact extremes, in
+/// milliseconds.
+fn hdr_stat(samples: &[u64], percentile: f64) -> f64 {
+    let mut histogram = Histogram::<u64>::new(3).expect("3 significant figures");
+    for &ns in samples {
+        let us = ((ns + 500) / 1_000).max(1);
+        histogram
+            .record(us)
+            .expect("auto-resizing histograms take any value");
+    }
+    let min = *samples.iter().min().expect("samples");
+    let max = *samples.iter().max().expect("samples");
+    let us = histogram.value_at_quantile(percentile / 100.0);
+    let ns = (us * 1_000).clamp(min, max);
+    ns as f64 / 1e6
 }

@@ -7,6 +7,7 @@ mod exit;
 mod live;
 mod output;
 mod progress;
+mod report;
 mod settings;
 
 use std::io::IsTerminal;

@@ -9,11 +9,13 @@ use crate::tags::TagSet;
 use crate::trend::Trend;
 
 mod custom;
+mod encode;
 mod failures;
 mod series;
 #[cfg(test)]
 mod tests;
 
+pub use encode::{AGGREGATE_FORMAT_VERSION, DecodeError};
 pub use failures::{FailureLog, MAX_FAILURE_MESSAGE_LEN, MAX_FAILURE_MESSAGES};
 use series::{Accumulated, CheckSeries, GaugeSeries, HttpSeries, IterationSeries, Part, absorb};
 

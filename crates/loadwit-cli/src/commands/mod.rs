@@ -3,6 +3,7 @@
 mod build;
 mod http_flags;
 mod inspect;
+mod merge;
 mod new;
 mod run;
 mod segment_flags;
@@ -17,6 +18,7 @@ pub enum Command {
     New(new::NewArgs),
     Build(build::BuildArgs),
     Inspect(inspect::InspectArgs),
+    Merge(merge::MergeArgs),
 }
 
 /// Runs the command and returns how the process should exit.
@@ -26,5 +28,6 @@ pub fn dispatch(command: Command) -> ExitCode {
         Command::New(args) => new::run(args),
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
