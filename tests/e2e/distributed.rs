@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use loadwit_shop::ShopConfig;
 use serde_json::Value;
 
-use crate::support::{Shop, TestResult, guest, loadwit, number, read_json, run, scratch};
+use crate::support::{Shop, TestResult, guest, loadwit, number, read_json, root, run, scratch};
 
 /// Every iteration of the flagship sends exactly this many requests.
 const REQUESTS_PER_ITERATION: u64 = 3;
@@ -302,6 +302,28 @@ fn segment_flags_show_the_share_and_refuse_bad_values() -> TestResult {
     ]);
     assert_eq!(outside.code, 104, "{outside}");
     assert!(outside.stderr.contains("not one of the parts"), "{outside}");
+    Ok(())
+}
+
+/// The Kubernetes manifests render with kubectl's kustomize around a real
+/// component and pass the Kubernetes schemas strictly; the checks
+/// themselves live in `scripts/check-kubernetes`, which needs kubectl and
+/// the `kubernetes-validate` package (`scripts/test` installs it).
+#[test]
+fn kubernetes_manifests_render_and_match_the_schemas() -> TestResult {
+    let output = Command::new(root().join("scripts/check-kubernetes"))
+        .arg(guest("shop_stress"))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let last = stdout.lines().last().unwrap_or_default();
+    let passed: u32 = last
+        .strip_prefix("kubernetes: ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(passed >= 80, "every layout was checked: {stdout}");
     Ok(())
 }
 
