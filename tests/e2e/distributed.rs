@@ -135,6 +135,83 @@ fn three_segment_processes_run_exactly_the_whole_plan() -> TestResult {
     Ok(())
 }
 
+/// Two open-loop scenarios: 100 iterations at a constant rate, and a
+/// ramp whose count only the schedule knows.
+const ARRIVALS: &str = r#"{"thresholds": {}, "scenarios": {
+    "constant": {"executor": "constant-arrival-rate", "rate": 50, "timeUnit": "1s",
+                 "duration": "2s", "preAllocatedVUs": 4, "maxVUs": 10},
+    "ramp": {"executor": "ramping-arrival-rate", "startRate": 5, "timeUnit": "1s",
+             "preAllocatedVUs": 4, "maxVUs": 10,
+             "stages": [{"duration": "1s", "target": 40}, {"duration": "1s", "target": 0}]}}}"#;
+
+/// Started plus dropped iterations: what the schedule planned.
+fn planned(json: &Value) -> u64 {
+    let dropped = json
+        .pointer("/metrics/dropped_iterations/count")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    count(json, "iterations") + dropped as u64
+}
+
+#[test]
+fn arrival_rate_segments_start_the_whole_schedule_between_them() -> TestResult {
+    let shop = Shop::start(ShopConfig::default());
+    let dir = scratch("segments_arrivals");
+    let config = dir.join("arrivals.json");
+    std::fs::write(&config, ARRIVALS)?;
+    let command = |summary: &Path, segment: Option<String>| {
+        let mut command = loadwit();
+        command
+            .arg("run")
+            .arg(guest("shop_stress"))
+            .args(["--quiet", "--config"])
+            .arg(&config)
+            .args(["-e", &format!("BASE_URL={}", shop.url())])
+            .args(["-e", "THINK_MIN=0", "-e", "THINK_MAX=0"])
+            .arg("--summary-export")
+            .arg(summary);
+        if let Some(segment) = segment {
+            command.args(["--segment", &segment]);
+        }
+        command
+    };
+
+    let whole_path = dir.join("whole.json");
+    let whole = run(&mut command(&whole_path, None));
+    assert_eq!(whole.code, 0, "{whole}");
+    let whole = planned(&read_json(&whole_path));
+    assert!(
+        whole > 100,
+        "the constant scenario alone plans 100: {whole}"
+    );
+
+    let parts: Vec<_> = (1..=3)
+        .map(|i| {
+            let summary = dir.join(format!("part{i}.json"));
+            let child = spawn(&mut command(&summary, Some(format!("{i}/3"))));
+            (child, summary)
+        })
+        .collect();
+    let mut shares = Vec::new();
+    for (child, summary) in parts {
+        let output = child.wait_with_output()?;
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        shares.push(planned(&read_json(&summary)));
+    }
+    assert_eq!(shares.iter().sum::<u64>(), whole, "{shares:?}");
+    let (low, high) = (shares.iter().min(), shares.iter().max());
+    assert!(
+        high.zip(low).is_some_and(|(h, l)| h - l <= 2),
+        "dealt evenly: {shares:?}"
+    );
+    Ok(())
+}
+
 #[test]
 fn merged_segments_equal_one_run_of_every_sample() -> TestResult {
     let shop = Shop::start(ShopConfig::default());
