@@ -251,6 +251,12 @@ fn merged_segments_equal_one_run_of_every_sample() -> TestResult {
         number(&json, "/metrics/checks/passes"),
         (101 * REQUESTS_PER_ITERATION) as f64
     );
+    assert_eq!(
+        number(&json, "/metrics/vus_max/value"),
+        7.0,
+        "the parts' VUs add up"
+    );
+    assert_eq!(number(&json, "/state/vus_max"), 7.0);
     let threshold = &json["metrics"]["http_reqs"]["thresholds"]["count<200"];
     assert_eq!(
         threshold,

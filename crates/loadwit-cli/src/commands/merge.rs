@@ -96,7 +96,7 @@ fn execute(args: &MergeArgs) -> Result<ExitCode, Failure> {
 
     let mut aggregate = Aggregate::new();
     for part in &parts {
-        aggregate.merge(&part.aggregate);
+        aggregate.merge_concurrent(&part.aggregate);
     }
     let info = RunInfo {
         elapsed: elapsed(&parts),
