@@ -18,18 +18,24 @@ const REQUESTS_PER_ITERATION: u64 = 3;
 /// requests), fails on the whole (303 requests).
 const PART_ONLY_THRESHOLD: &str = "http_reqs: count<200";
 
-/// Every trend statistic compared between the merge and the samples.
-const STATS: [(&str, f64); 6] = [
+/// The percentiles compared between the merge and the samples; `min`
+/// and `max` are exact and compared exactly.
+const STATS: [(&str, f64); 5] = [
     ("med", 50.0),
     ("p(90)", 90.0),
     ("p(95)", 95.0),
     ("p(99)", 99.0),
     ("p(99.9)", 99.9),
-    ("max", 100.0),
 ];
 
+/// The options file of the flagship runs, written once per test before
+/// any process starts: rewriting it while another process reads it would
+/// hand that process an empty file.
 fn config(dir: &Path) -> PathBuf {
     let path = dir.join("options.json");
+    if path.exists() {
+        return path;
+    }
     let options = serde_json::json!({
         "summaryTrendStats": ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "p(99.9)"],
     });
@@ -284,6 +290,8 @@ fn merged_segments_equal_one_run_of_every_sample() -> TestResult {
     }
     let min = *samples.iter().min().expect("samples") as f64 / 1e6;
     assert_eq!(stat(&json, "http_req_duration", "min"), min);
+    let max = *samples.iter().max().expect("samples") as f64 / 1e6;
+    assert_eq!(stat(&json, "http_req_duration", "max"), max);
     Ok(())
 }
 

@@ -309,6 +309,24 @@ impl SegmentSequence {
             })
     }
 
+    /// The sequence that cuts `0..1` in proportion to `shares`, leaving
+    /// out zero shares; `None` when all are zero. k6 re-cuts a test this
+    /// way to deal one count (shared iterations) in proportion to how
+    /// another (VUs) was dealt.
+    pub(crate) fn proportional(shares: &[u64]) -> Option<Self> {
+        let total: u64 = shares.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let mut bounds = vec![Fraction::from_integer(0)];
+        let mut so_far = 0;
+        for &share in shares.iter().filter(|&&share| share > 0) {
+            so_far += share;
+            bounds.push(Fraction::new(so_far, total));
+        }
+        Some(Self { bounds })
+    }
+
     /// Deals items out to every segment of the sequence, in order.
     ///
     /// # Errors

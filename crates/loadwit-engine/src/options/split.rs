@@ -6,9 +6,10 @@
 //!
 //! - `constant-vus`, `per-vu-iterations`: `s.scale(vus)` VUs, each with
 //!   the whole plan's duration or iterations per VU.
-//! - `shared-iterations`: `s.scale(vus)` VUs, and the iterations dealt in
-//!   proportion to each segment's VUs (cumulative cuts, so they sum
-//!   exactly and a segment with no VU gets no iteration to strand).
+//! - `shared-iterations`: `s.scale(vus)` VUs, and the iterations dealt,
+//!   as k6 does, over a sequence re-cut in proportion to each segment's
+//!   VUs: they sum exactly and a segment with no VU gets no iteration to
+//!   strand.
 //! - `ramping-vus`: the whole ramp is computed, and at every instant the
 //!   segment runs `s.scale(count)` of its `count` VUs; stage targets are
 //!   shown scaled the same way.
@@ -139,17 +140,33 @@ fn split_executor(whole: &Executor, stripes: &[Stripe], position: usize) -> Exec
     }
 }
 
-/// The segment's iterations of a `shared-iterations` scenario: the whole
-/// count cut in proportion to the VUs every segment before and including
-/// this one holds.
+/// The segment's iterations of a `shared-iterations` scenario, dealt as
+/// k6 deals them: over a sequence re-cut in proportion to the segments'
+/// VUs, so a segment with no VU gets no iteration to strand.
 fn shared_iterations(iterations: u64, vus: u64, stripes: &[Stripe], position: usize) -> u64 {
     let shares: Vec<u64> = stripes.iter().map(|s| s.scale(vus)).collect();
-    let before: u64 = shares[..position].iter().sum();
-    let cut = |vus_before: u64| {
-        let cut = u128::from(iterations) * u128::from(vus_before) / u128::from(vus.max(1));
-        cut as u64
-    };
-    cut(before + shares[position]) - cut(before)
+    if shares[position] == 0 {
+        return 0;
+    }
+    let index = shares[..position]
+        .iter()
+        .filter(|&&share| share > 0)
+        .count();
+    let by_vus = SegmentSequence::proportional(&shares)
+        .expect("this segment has VUs")
+        .stripes();
+    match by_vus {
+        Ok(stripes) => stripes[index].scale(iterations),
+        // Past a million VUs the deal's block is too large to compute;
+        // cumulative cuts are exact in total too.
+        Err(_) => {
+            let before: u64 = shares[..position].iter().sum();
+            let cut = |vus_before: u64| {
+                (u128::from(iterations) * u128::from(vus_before) / u128::from(vus)) as u64
+            };
+            cut(before + shares[position]) - cut(before)
+        }
+    }
 }
 
 /// VU limits scaled; a segment that may start iterations keeps one VU so
@@ -262,6 +279,23 @@ mod tests {
             })
             .collect();
         assert_eq!(split, [(3, 43), (2, 29), (2, 29)]);
+    }
+
+    #[test]
+    fn shared_iterations_are_dealt_over_the_vus_sequence_as_k6_does() {
+        // 2 VUs over 3 segments: 1, 1, 0. The iterations are dealt over
+        // `0,1/2,1`, the first segment taking the odd one.
+        let whole = whole_plan(r#"{"vus": 2, "iterations": 5}"#);
+        let split: Vec<_> = executors(&parts(&whole, 3))
+            .into_iter()
+            .map(|e| match e {
+                Executor::SharedIterations {
+                    vus, iterations, ..
+                } => (vus, iterations),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(split, [(1, 3), (1, 2), (0, 0)]);
     }
 
     #[test]
