@@ -226,11 +226,15 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
                 stopped: stop.level(),
                 teardown: None,
             };
-            results.finish(report)?;
-            Err(Failure::new(
-                ExitCode::ScenarioFailed,
-                anyhow::anyhow!(error),
-            ))
+            // `abort()` in setup is the scenario's own verdict, already
+            // reported; anything else in setup is a failure to explain.
+            match results.finish(report)? {
+                ExitCode::ScenarioAborted => Ok(ExitCode::ScenarioAborted),
+                _ => Err(Failure::new(
+                    ExitCode::ScenarioFailed,
+                    anyhow::anyhow!(error),
+                )),
+            }
         }
         Err(error) => Err(load_failure(error)),
     }
