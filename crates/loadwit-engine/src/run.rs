@@ -88,11 +88,12 @@ impl Test {
         stop: &Stop,
     ) -> Result<Report, TestError> {
         let live = self.live.lock().map(|mut l| l.take()).unwrap_or(None);
+        let tag_url = live.as_ref().is_some_and(Live::keeps_url);
         let aggregator = Aggregator::spawn(live);
         let pool_size = u32::try_from(plan.max_vus()).unwrap_or(u32::MAX);
         let sandbox = Sandbox::new(&self.file, pool_size.max(2))?;
 
-        let http = Arc::new(HttpRun::new(plan.http.clone()));
+        let http = Arc::new(HttpRun::new(plan.http.clone(), tag_url));
         let context = control_context("setup", aggregator.recorder(), env, http.clone());
         let mut control = Vu::new(&self.control, context).await?;
         let setup_data = match control.call_setup().await {

@@ -247,11 +247,15 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
                 teardown: None,
             };
             results.setup_failed = true;
-            results.finish(report)?;
-            Err(Failure::new(
-                ExitCode::ScenarioFailed,
-                anyhow::anyhow!(error),
-            ))
+            // `abort()` in setup is the scenario's own verdict, already
+            // reported; anything else in setup is a failure to explain.
+            match results.finish(report)? {
+                ExitCode::ScenarioAborted => Ok(ExitCode::ScenarioAborted),
+                _ => Err(Failure::new(
+                    ExitCode::ScenarioFailed,
+                    anyhow::anyhow!(error),
+                )),
+            }
         }
         Err(error) => Err(load_failure(error)),
     }
@@ -311,7 +315,8 @@ struct Results<'a> {
     plan: &'a Plan,
     started_at: String,
     live: LiveOutcome,
-    /// Set when `setup` failed: the result file then records exit 107.
+    /// Set when `setup` failed: the result file then records exit 107,
+    /// or 108 when the scenario aborted in it.
     setup_failed: bool,
 }
 
@@ -340,7 +345,8 @@ impl Results<'_> {
             eprintln!("error: writing the output {error}; it is incomplete");
         }
         let code = self.verdict(&report, &outcomes);
-        let recorded = if self.setup_failed {
+        // A setup that failed, not one that aborted, ends the run with 107.
+        let recorded = if self.setup_failed && code != ExitCode::ScenarioAborted {
             ExitCode::ScenarioFailed
         } else {
             code
