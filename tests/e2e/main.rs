@@ -8,4 +8,5 @@ mod http_client;
 mod http_server;
 mod languages;
 mod metrics;
+mod otel;
 mod support;

@@ -15,6 +15,7 @@ use loadwit_metrics::{RunInfo, Summary, ThresholdOutcome, Thresholds};
 use super::http_flags::HttpFlags;
 use crate::exit::ExitCode;
 use crate::live::{LiveOutcome, Watch};
+use crate::otlp::{self, Exported, MetricsExport, OtlpFlags};
 use crate::output::{OutSpec, SampleWriter, junit};
 use crate::progress::Progress;
 use crate::settings::{self, Settings};
@@ -58,6 +59,10 @@ const LIVE_INTERVAL: Duration = Duration::from_secs(1);
 ///
 ///   # Every sample as NDJSON, and a JUnit report for CI
 ///   loadwit run shop_stress.wasm --out json=samples.ndjson --junit junit.xml
+///
+///   # Traces and metrics to a local OpenTelemetry Collector or Datadog Agent
+///   loadwit run shop_stress.wasm --otlp-endpoint http://localhost:4317 \
+///       --otlp-protocol grpc --otlp-propagators tracecontext,datadog
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct RunArgs {
@@ -137,6 +142,8 @@ pub struct RunArgs {
     quiet: bool,
     #[command(flatten)]
     http: HttpFlags,
+    #[command(flatten)]
+    otlp: OtlpFlags,
 }
 
 /// Runs the command and maps its outcome to an exit code.
@@ -191,6 +198,10 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::new(ExitCode::InvalidConfig, anyhow::anyhow!(e)))?;
     add_run_tags(&mut plan, &settings, &args.tags);
     warn_unknown_options(&options);
+    let otel_config = args
+        .otlp
+        .config(|name| std::env::var(name).ok())
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
 
     let mut stdout = io::stdout().lock();
     if args.dry_run {
@@ -200,19 +211,26 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
     banner::print(&mut stdout, &args.file, &plan).ok();
     drop(stdout);
 
+    let tags = run_tags(&settings, &args.tags);
+    let mut otel = otlp::start(&otel_config, otlp::run_id_from_env(), &tags)
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+
     let stop = Stop::default();
-    let (live, outcome) = live(args, &plan, &thresholds, &settings, &stop)?;
-    let test = test.with_live(live);
+    let metrics = MetricsExport::new(&otel, &otel_config);
+    let (live, outcome) = live(args, &plan, &thresholds, &settings, &stop, metrics)?;
+    let test = test.with_live(live).with_tracing(otel.tracing());
     let signals = tokio::spawn(stop_on_signals(stop.clone()));
     let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
     let result = test.run(&plan, &env, &stop).await;
     signals.abort();
     let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
+    let otlp = otlp::finish(&mut otel, &otel_config);
     let results = Results {
         args,
         thresholds: &thresholds,
         settings: &settings,
         live: outcome,
+        otlp,
     };
 
     match result {
@@ -238,13 +256,19 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
 
 /// Run tags under each scenario's own: the options' `tags`, then `--tag`.
 fn add_run_tags(plan: &mut Plan, settings: &Settings, flags: &[(String, String)]) {
-    let mut run_tags = settings.run_tags.clone();
-    run_tags.extend(flags.iter().cloned());
+    let run_tags = run_tags(settings, flags);
     for scenario in &mut plan.scenarios {
         let mut tags = run_tags.clone();
         tags.append(&mut scenario.tags);
         scenario.tags = tags;
     }
+}
+
+/// The run's own tags: the options' `tags`, then `--tag`.
+fn run_tags(settings: &Settings, flags: &[(String, String)]) -> BTreeMap<String, String> {
+    let mut tags = settings.run_tags.clone();
+    tags.extend(flags.iter().cloned());
+    tags
 }
 
 /// How the run is watched: outputs opened, progress chosen, thresholds
@@ -255,6 +279,7 @@ fn live(
     thresholds: &Thresholds,
     settings: &Settings,
     stop: &Stop,
+    otlp: Option<MetricsExport>,
 ) -> Result<(Live, Arc<Mutex<LiveOutcome>>), Failure> {
     let mut writers: Vec<(PathBuf, Box<dyn SampleWriter>)> = Vec::new();
     for spec in &args.out {
@@ -272,7 +297,7 @@ fn live(
         progress,
     );
     let live = Live {
-        observer: Box::new(watch),
+        observer: Box::new(watch.with_otlp(otlp)),
         interval: LIVE_INTERVAL,
         system_tags: settings.system_tags.clone(),
     };
@@ -285,6 +310,8 @@ struct Results<'a> {
     thresholds: &'a Thresholds,
     settings: &'a Settings,
     live: LiveOutcome,
+    /// What OTLP export came to; `None` when nothing was exported.
+    otlp: Option<Exported>,
 }
 
 impl Results<'_> {
@@ -307,6 +334,9 @@ impl Results<'_> {
 
         let mut stdout = io::stdout().lock();
         summary.render_text(&mut stdout).ok();
+        if let Some(otlp) = &self.otlp {
+            writeln!(stdout, "\n{}", otlp.line()).ok();
+        }
         stdout.flush().ok();
         drop(stdout);
 
@@ -316,7 +346,11 @@ impl Results<'_> {
         self.report_aborts();
         let write_failed = |e| Failure::new(ExitCode::ScenarioFailed, e);
         if let Some(path) = &self.args.summary_export {
-            write_json(path, &summary.to_json()).map_err(write_failed)?;
+            let mut json = summary.to_json();
+            if let (Some(otlp), Some(object)) = (&self.otlp, json.as_object_mut()) {
+                object.insert("otlp".into(), otlp.json());
+            }
+            write_json(path, &json).map_err(write_failed)?;
         }
         if let Some(path) = &self.args.junit {
             junit::write(path, &summary).map_err(write_failed)?;
