@@ -5,11 +5,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
 use loadwit_otel::Protocol;
 use loadwit_otel_testkit::{
-    self as receivers, Received, attr, count_points, hex, histogram_count, named, sum_of,
+    self as receivers, Received, attr, count_points, gauge_values, hex, histogram_count,
+    histogram_sum, named, sum_of,
 };
 use loadwit_shop::{RouteErrorRate, ShopConfig, TraceContext};
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -45,7 +47,13 @@ fn protocol_flag(protocol: Protocol) -> &'static str {
 /// Runs the flagship against `shop` with no think time beyond `think`
 /// seconds, writing the JSON summary to `export`, plus `extra` arguments.
 fn flagship(shop: &Shop, export: &Path, think: &str, extra: &[&str]) -> Run {
-    run(loadwit()
+    run(&mut flagship_command(shop, export, think, extra))
+}
+
+/// The command [`flagship`] runs, for tests that add to it.
+fn flagship_command(shop: &Shop, export: &Path, think: &str, extra: &[&str]) -> Command {
+    let mut command = loadwit();
+    command
         .arg("run")
         .arg(guest("shop_stress"))
         .arg("--summary-export")
@@ -55,7 +63,8 @@ fn flagship(shop: &Shop, export: &Path, think: &str, extra: &[&str]) -> Run {
         .args(["-e", &format!("THINK_MIN={think}")])
         .args(["-e", &format!("THINK_MAX={think}")])
         .env("LOADWIT_RUN_ID", "e2e-run")
-        .args(extra))
+        .args(extra);
+    command
 }
 
 fn request_spans(spans: &[Span]) -> Vec<&Span> {
@@ -91,6 +100,35 @@ fn count(json: &Value, pointer: &str) -> u64 {
     number(json, pointer) as u64
 }
 
+/// Configures export to `endpoint` over `protocol`: by flags for gRPC,
+/// by the standard variables alone for HTTP/protobuf, so both ways are
+/// exercised end to end.
+fn configure_export(command: &mut Command, protocol: Protocol, endpoint: &str) {
+    match protocol {
+        Protocol::Grpc => command.args([
+            "--otlp-endpoint",
+            endpoint,
+            "--otlp-protocol",
+            protocol_flag(protocol),
+            "--otlp-metric-interval",
+            "500ms",
+            "--otlp-service-name",
+            "checkout-load",
+            "--otlp-header",
+            "x-api-key=secret",
+            "--otlp-resource-attribute",
+            "deployment.environment=ci",
+        ]),
+        Protocol::HttpProtobuf => command
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol_flag(protocol))
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
+            .env("OTEL_SERVICE_NAME", "checkout-load")
+            .env("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=secret")
+            .env("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=ci"),
+    };
+}
+
 /// The flagship exports one client span per request under its iteration
 /// span, the shop saw exactly those spans as parents, and the metric
 /// points add up to the summary.
@@ -98,25 +136,10 @@ fn export_matches_the_run(protocol: Protocol, test: &str) -> TestResult {
     let receiver = receivers::receiver(protocol);
     let shop = traced_shop(None)?;
     let export = scratch(test).join("summary.json");
-    let result = flagship(
-        &shop,
-        &export,
-        "0.05",
-        &[
-            "--vus",
-            "3",
-            "--duration",
-            "2s",
-            "--tag",
-            "team=checkout",
-            "--otlp-endpoint",
-            &receiver.endpoint(),
-            "--otlp-protocol",
-            protocol_flag(protocol),
-            "--otlp-metric-interval",
-            "500ms",
-        ],
-    );
+    let args = ["--vus", "3", "--duration", "2s", "--tag", "team=checkout"];
+    let mut command = flagship_command(&shop, &export, "0.05", &args);
+    configure_export(&mut command, protocol, &receiver.endpoint());
+    let result = run(&mut command);
     assert_eq!(result.code, 0, "{result}");
     let json = read_json(&export);
     let requests = count(&json, "/metrics/http_reqs/count");
@@ -129,11 +152,19 @@ fn export_matches_the_run(protocol: Protocol, test: &str) -> TestResult {
     metrics_match_summary(&receiver.received, &json, requests, iterations);
 
     let resource = receiver.received.trace_resource();
-    assert_eq!(
-        attr(&resource, "loadwit.run.id").as_deref(),
-        Some("e2e-run")
+    let resource = |key: &str| attr(&resource, key);
+    assert_eq!(resource("loadwit.run.id").as_deref(), Some("e2e-run"));
+    assert_eq!(resource("team").as_deref(), Some("checkout"));
+    assert_eq!(resource("service.name").as_deref(), Some("checkout-load"));
+    assert_eq!(resource("deployment.environment").as_deref(), Some("ci"));
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(resource("service.version").as_deref(), Some(version));
+    let keys = receiver.received.header("x-api-key");
+    assert!(keys.len() >= 3, "{} exports", keys.len());
+    assert!(
+        keys.iter().all(|k| k.as_deref() == Some("secret")),
+        "{keys:?}"
     );
-    assert_eq!(attr(&resource, "team").as_deref(), Some("checkout"));
 
     let points = count_points(&receiver.received.metrics());
     assert_eq!(count(&json, "/otlp/spans/exported"), spans.len() as u64);
@@ -373,6 +404,44 @@ fn batch_requests_each_get_a_span_under_the_iteration() -> TestResult {
     }
     let span_ids: BTreeSet<String> = requests.iter().map(|s| hex(&s.span_id)).collect();
     assert_eq!(span_ids.len(), 10, "each request has its own span");
+    Ok(())
+}
+
+/// The scenario's own metrics (and `group_duration`) are exported by
+/// kind, with the totals the metrics suite records.
+#[test]
+fn custom_metrics_are_exported_by_kind_with_their_totals() -> TestResult {
+    let receiver = receivers::receiver(Protocol::Grpc);
+    let export = scratch("otel_custom").join("summary.json");
+    let result = run(loadwit()
+        .arg("run")
+        .arg(guest("metrics_suite"))
+        .arg("--summary-export")
+        .arg(&export)
+        .arg("--quiet")
+        .args(["--otlp-endpoint", &receiver.endpoint()])
+        .args(["--otlp-protocol", "grpc"]));
+    assert_eq!(result.code, 0, "{result}");
+    let json = read_json(&export);
+    assert_eq!(count(&json, "/metrics/iterations/count"), 10, "2 VUs x 5");
+
+    let metrics = receiver.received.metrics();
+    assert_eq!(sum_of(&metrics, "k6_items_sold"), 30.0);
+    assert_eq!(histogram_count(&metrics, "k6_basket_size"), 200);
+    assert_eq!(histogram_sum(&metrics, "k6_basket_size"), 2100.0);
+    assert_eq!(histogram_count(&metrics, "k6_cart_time"), 10);
+    let cart_time = named(&metrics, "k6_cart_time");
+    assert!(cart_time.iter().all(|m| m.unit == "ms"), "a time trend");
+    let cart_sum = histogram_sum(&metrics, "k6_cart_time");
+    assert!((cart_sum - 1000.0).abs() < 1.0, "{cart_sum} ms in all");
+    assert_eq!(sum_of(&metrics, "k6_in_stock_nonzero"), 30.0);
+    assert_eq!(sum_of(&metrics, "k6_in_stock_total"), 40.0);
+    let ratios = gauge_values(&metrics, "k6_in_stock");
+    assert!(ratios.iter().all(|r| *r == 0.75), "{ratios:?}");
+    let depths = gauge_values(&metrics, "k6_queue_depth");
+    let last = number(&json, "/metrics/queue_depth/value");
+    assert_eq!(depths.last(), Some(&last), "the gauge's latest reading");
+    assert_eq!(histogram_count(&metrics, "k6_group_duration"), 20);
     Ok(())
 }
 

@@ -40,6 +40,8 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 pub struct Received {
     traces: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
     metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
+    /// The headers (gRPC metadata) of every export, traces and metrics.
+    headers: Arc<Mutex<Vec<HeaderMap>>>,
 }
 
 impl Received {
@@ -73,6 +75,19 @@ impl Received {
             .flat_map(|r| &r.scope_metrics)
             .flat_map(|s| s.metrics.iter().cloned())
             .collect()
+    }
+
+    /// The value of header `name` on every export, in arrival order.
+    pub fn header(&self, name: &str) -> Vec<Option<String>> {
+        let headers = self.headers.lock().expect("lock");
+        headers
+            .iter()
+            .map(|h| h.get(name).and_then(|v| v.to_str().ok()).map(String::from))
+            .collect()
+    }
+
+    fn keep_headers(&self, headers: HeaderMap) {
+        self.headers.lock().expect("lock").push(headers);
     }
 
     /// How many metric export requests arrived.
@@ -147,6 +162,7 @@ impl TraceService for Received {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.keep_headers(request.metadata().clone().into_headers());
         self.traces.lock().expect("lock").push(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
@@ -158,6 +174,7 @@ impl MetricsService for Received {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.keep_headers(request.metadata().clone().into_headers());
         self.metrics
             .lock()
             .expect("lock")
@@ -166,13 +183,19 @@ impl MetricsService for Received {
     }
 }
 
-async fn http_traces(State(received): State<Received>, body: Bytes) -> Vec<u8> {
+async fn http_traces(State(received): State<Received>, headers: HeaderMap, body: Bytes) -> Vec<u8> {
+    received.keep_headers(headers);
     let request = ExportTraceServiceRequest::decode(body).expect("protobuf trace export");
     received.traces.lock().expect("lock").push(request);
     ExportTraceServiceResponse::default().encode_to_vec()
 }
 
-async fn http_metrics(State(received): State<Received>, body: Bytes) -> Vec<u8> {
+async fn http_metrics(
+    State(received): State<Received>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Vec<u8> {
+    received.keep_headers(headers);
     let request = ExportMetricsServiceRequest::decode(body).expect("protobuf metrics export");
     received.metrics.lock().expect("lock").push(request);
     ExportMetricsServiceResponse::default().encode_to_vec()
@@ -334,6 +357,34 @@ pub fn histogram_count(metrics: &[Metric], name: &str) -> u64 {
             p.count
         })
         .sum()
+}
+
+/// The sum of every point of the histogram `name`, over all exports.
+pub fn histogram_sum(metrics: &[Metric], name: &str) -> f64 {
+    named(metrics, name)
+        .into_iter()
+        .flat_map(|m| match &m.data {
+            Some(metric::Data::ExponentialHistogram(h)) => h.data_points.clone(),
+            _ => Vec::new(),
+        })
+        .filter_map(|p| p.sum)
+        .sum()
+}
+
+/// The values of every point of the gauge `name`, in arrival order.
+pub fn gauge_values(metrics: &[Metric], name: &str) -> Vec<f64> {
+    named(metrics, name)
+        .into_iter()
+        .flat_map(|m| match &m.data {
+            Some(metric::Data::Gauge(gauge)) => gauge.data_points.clone(),
+            _ => Vec::new(),
+        })
+        .filter_map(|p| match p.value {
+            Some(number_data_point::Value::AsDouble(v)) => Some(v),
+            Some(number_data_point::Value::AsInt(v)) => Some(v as f64),
+            None => None,
+        })
+        .collect()
 }
 
 /// Data points of every kind in `metrics`.
