@@ -408,7 +408,8 @@ fn batch_requests_each_get_a_span_under_the_iteration() -> TestResult {
 }
 
 /// The scenario's own metrics (and `group_duration`) are exported by
-/// kind, with the totals the metrics suite records.
+/// kind, with the totals the metrics suite records, under k6's bare
+/// names when the prefix is emptied.
 #[test]
 fn custom_metrics_are_exported_by_kind_with_their_totals() -> TestResult {
     let receiver = receivers::receiver(Protocol::Grpc);
@@ -420,28 +421,29 @@ fn custom_metrics_are_exported_by_kind_with_their_totals() -> TestResult {
         .arg(&export)
         .arg("--quiet")
         .args(["--otlp-endpoint", &receiver.endpoint()])
-        .args(["--otlp-protocol", "grpc"]));
+        .args(["--otlp-protocol", "grpc"])
+        .args(["--otlp-metric-prefix", ""]));
     assert_eq!(result.code, 0, "{result}");
     let json = read_json(&export);
     assert_eq!(count(&json, "/metrics/iterations/count"), 10, "2 VUs x 5");
 
     let metrics = receiver.received.metrics();
-    assert_eq!(sum_of(&metrics, "k6_items_sold"), 30.0);
-    assert_eq!(histogram_count(&metrics, "k6_basket_size"), 200);
-    assert_eq!(histogram_sum(&metrics, "k6_basket_size"), 2100.0);
-    assert_eq!(histogram_count(&metrics, "k6_cart_time"), 10);
-    let cart_time = named(&metrics, "k6_cart_time");
+    assert_eq!(sum_of(&metrics, "items_sold"), 30.0);
+    assert_eq!(histogram_count(&metrics, "basket_size"), 200);
+    assert_eq!(histogram_sum(&metrics, "basket_size"), 2100.0);
+    assert_eq!(histogram_count(&metrics, "cart_time"), 10);
+    let cart_time = named(&metrics, "cart_time");
     assert!(cart_time.iter().all(|m| m.unit == "ms"), "a time trend");
-    let cart_sum = histogram_sum(&metrics, "k6_cart_time");
+    let cart_sum = histogram_sum(&metrics, "cart_time");
     assert!((cart_sum - 1000.0).abs() < 1.0, "{cart_sum} ms in all");
-    assert_eq!(sum_of(&metrics, "k6_in_stock_nonzero"), 30.0);
-    assert_eq!(sum_of(&metrics, "k6_in_stock_total"), 40.0);
-    let ratios = gauge_values(&metrics, "k6_in_stock");
+    assert_eq!(sum_of(&metrics, "in_stock_nonzero"), 30.0);
+    assert_eq!(sum_of(&metrics, "in_stock_total"), 40.0);
+    let ratios = gauge_values(&metrics, "in_stock");
     assert!(ratios.iter().all(|r| *r == 0.75), "{ratios:?}");
-    let depths = gauge_values(&metrics, "k6_queue_depth");
+    let depths = gauge_values(&metrics, "queue_depth");
     let last = number(&json, "/metrics/queue_depth/value");
     assert_eq!(depths.last(), Some(&last), "the gauge's latest reading");
-    assert_eq!(histogram_count(&metrics, "k6_group_duration"), 20);
+    assert_eq!(histogram_count(&metrics, "group_duration"), 20);
     Ok(())
 }
 
@@ -583,44 +585,63 @@ fn bad_otlp_settings_exit_104_naming_the_flag_or_variable() {
 }
 
 /// The request rate with export on, against a receiver that keeps up and
-/// one that never answers, next to the rate without export. Prints the
-/// three rates and the ratios; run it alone on a quiet machine:
+/// one that never answers, next to the rate without export: the claim is
+/// that exporting costs the test under 5 % of its request rate. Rounds
+/// alternate the three modes so each sees the same machine noise, and
+/// the best round of each counts. Prints the rates, the ratios and the
+/// export counts; run it alone on a quiet machine:
 /// `cargo test --release -p loadwit-cli --test e2e -- --ignored
 /// export_keeps_the_request_rate --nocapture`.
 #[test]
 #[ignore = "a timing measurement; run it alone on a quiet machine"]
 fn export_keeps_the_request_rate() -> TestResult {
+    const ROUNDS: usize = 3;
     let receiver = receivers::receiver(Protocol::HttpProtobuf);
     let silent = receivers::silent_collector();
     let shop = Shop::start(ShopConfig::default());
     let dir = scratch("otel_rate");
-    let rate = |name: &str, extra: &[&str]| -> f64 {
-        let export = dir.join(format!("{name}.json"));
-        let mut args = vec!["--vus", "10", "--duration", "10s"];
-        args.extend_from_slice(extra);
-        let result = flagship(&shop, &export, "0", &args);
-        assert_eq!(result.code, 0, "{result}");
-        number(&read_json(&export), "/metrics/http_reqs/rate")
-    };
-    let plain = rate("plain", &[]);
-    let live = rate("receiver", &["--otlp-endpoint", &receiver.endpoint()]);
-    let dead = rate(
-        "silent",
-        &[
-            "--otlp-endpoint",
-            &silent.endpoint(),
-            "--otlp-timeout",
-            "1s",
-        ],
-    );
-    println!("request rate without export:        {plain:>9.0}/s");
-    println!(
-        "request rate exporting to receiver: {live:>9.0}/s  ({:.3} of it)",
-        live / plain
-    );
-    println!(
-        "request rate, silent collector:     {dead:>9.0}/s  ({:.3} of it)",
-        dead / plain
-    );
+    let (receiver, silent) = (receiver.endpoint(), silent.endpoint());
+    let modes: [(&str, Vec<&str>); 3] = [
+        ("without export", vec![]),
+        (
+            "exporting to a receiver",
+            vec!["--otlp-endpoint", &receiver],
+        ),
+        (
+            "exporting to a silent collector",
+            vec!["--otlp-endpoint", &silent, "--otlp-timeout", "1s"],
+        ),
+    ];
+    let mut best = [0.0f64; 3];
+    let mut last = vec![Value::Null; 3];
+    for round in 0..ROUNDS {
+        for (mode, (_, extra)) in modes.iter().enumerate() {
+            let export = dir.join(format!("{round}-{mode}.json"));
+            let mut args = vec!["--vus", "10", "--duration", "5s"];
+            args.extend_from_slice(extra);
+            let result = flagship(&shop, &export, "0", &args);
+            assert_eq!(result.code, 0, "{result}");
+            let json = read_json(&export);
+            best[mode] = best[mode].max(number(&json, "/metrics/http_reqs/rate"));
+            last[mode] = json;
+        }
+    }
+    for (mode, (name, _)) in modes.iter().enumerate() {
+        let ratio = best[mode] / best[0];
+        let (otlp, requests) = (&last[mode]["otlp"], &last[mode]["metrics"]["http_reqs"]);
+        println!(
+            "{name:<32} {:>9.0} requests/s ({ratio:.3} of the rate without); \
+             last round: {} requests, otlp {otlp}",
+            best[mode], requests["count"]
+        );
+    }
+    assert!(last[1]["otlp"]["spans"]["exported"].as_u64() > Some(0));
+    for (mode, (name, _)) in modes.iter().enumerate().skip(1) {
+        let ratio = best[mode] / best[0];
+        assert!(
+            ratio > 0.95,
+            "{name}: {ratio:.3} of the rate without export"
+        );
+    }
     Ok(())
 }

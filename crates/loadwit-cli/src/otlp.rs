@@ -89,6 +89,12 @@ pub struct OtlpFlags {
     /// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
     #[arg(long, value_name = "TEMPORALITY")]
     otlp_temporality: Option<String>,
+
+    /// The prefix of exported metric names; `k6_` by default, so
+    /// `http_reqs` goes out as `k6_http_reqs`. Pass `""` for k6's bare
+    /// names.
+    #[arg(long, value_name = "PREFIX")]
+    otlp_metric_prefix: Option<String>,
 }
 
 impl OtlpFlags {
@@ -140,6 +146,10 @@ impl OtlpFlags {
         if let Some(value) = &self.otlp_temporality {
             let temporality = parse("--otlp-temporality", value, Temporality::parse)?;
             config = config.with_temporality(temporality);
+        }
+        if let Some(prefix) = &self.otlp_metric_prefix {
+            config =
+                config.with_metric_prefix(parse("--otlp-metric-prefix", prefix, metric_prefix)?);
         }
         Ok(config)
     }
@@ -294,6 +304,15 @@ fn ratio(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A prefix that keeps metric names valid: letters, digits, `_` and `.`.
+fn metric_prefix(text: &str) -> Result<String, String> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    match text.chars().all(valid) {
+        true => Ok(text.to_string()),
+        false => Err("expected letters, digits, `_` or `.`, such as `k6_`".into()),
+    }
+}
+
 fn on_off(text: &str) -> Result<bool, String> {
     match text.trim() {
         "on" => Ok(true),
@@ -346,6 +365,8 @@ mod tests {
             "cumulative",
             "--otlp-timeout",
             "750",
+            "--otlp-metric-prefix",
+            "load.",
         ])
         .config(env)?;
         assert_eq!(config.endpoint(), Some("http://127.0.0.1:4317"));
@@ -357,6 +378,7 @@ mod tests {
         assert!(config.propagators().datadog);
         assert_eq!(config.temporality(), Temporality::Cumulative);
         assert_eq!(config.timeout(), Duration::from_millis(750));
+        assert_eq!(config.metric_prefix(), "load.");
         Ok(())
     }
 
@@ -381,6 +403,7 @@ mod tests {
             (&["--otlp-header", "novalue"], "`--otlp-header`"),
             (&["--otlp-temporality", "both"], "`--otlp-temporality`"),
             (&["--otlp-timeout", "soon"], "`--otlp-timeout`"),
+            (&["--otlp-metric-prefix", "k6 "], "`--otlp-metric-prefix`"),
         ];
         for (args, name) in cases {
             let error = flags(args).config(|_| None).expect_err("rejected");
