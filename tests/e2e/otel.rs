@@ -16,8 +16,10 @@ use loadwit_otel_testkit::{
 use loadwit_shop::{RouteErrorRate, ShopConfig, TraceContext};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde_json::Value;
 
+use crate::bad_input::fixtures;
 use crate::http_server::HttpServer;
 use crate::support::{Run, Shop, TestResult, guest, loadwit, number, read_json, run, scratch};
 
@@ -362,6 +364,47 @@ fn unsampled_run_exports_every_failed_request_and_no_other() -> TestResult {
     for span in &requests {
         let key = (hex(&span.trace_id), hex(&span.span_id));
         assert!(received.contains(&key), "{key:?} never reached the shop");
+    }
+    assert_eq!(count(&json, "/otlp/spans/exported"), spans.len() as u64);
+    Ok(())
+}
+
+/// Iterations that fail (here, trap) are exported at ratio 0, as
+/// error spans that say why; the ones that pass are not.
+#[test]
+fn unsampled_run_exports_every_failed_iteration_and_no_other() -> TestResult {
+    let receiver = receivers::receiver(Protocol::Grpc);
+    let options =
+        r#"{"scenarios": {"traps": {"executor": "per-vu-iterations", "vus": 2, "iterations": 6}}}"#;
+    let dir = scratch("otel_failed_iterations");
+    let trap = fixtures::trapping_every_other(options);
+    let path = fixtures::write(&dir, "trap.wasm", &trap);
+    let export = dir.join("summary.json");
+    let result = run(loadwit()
+        .arg("run")
+        .arg(&path)
+        .arg("--summary-export")
+        .arg(&export)
+        .args(["--otlp-endpoint", &receiver.endpoint()])
+        .args(["--otlp-protocol", "grpc", "--otlp-sample-ratio", "0"]));
+    assert_eq!(result.code, 0, "{result}");
+    let json = read_json(&export);
+    assert_eq!(count(&json, "/metrics/iterations/count"), 12);
+    assert_eq!(count(&json, "/failed_iterations/count"), 6);
+
+    let spans = receiver.received.spans();
+    let iterations = iteration_spans(&spans);
+    assert_eq!(iterations.len(), 6, "only the failed iterations");
+    for span in iterations.values() {
+        let status = span.status.as_ref().expect("an error status");
+        assert_eq!(status.code, StatusCode::Error as i32);
+        assert!(status.message.contains("unreachable"), "{}", status.message);
+        let sampled = attr(&span.attributes, "loadwit.head_sampled");
+        assert_eq!(sampled.as_deref(), Some("false"));
+        assert_eq!(
+            attr(&span.attributes, "loadwit.scenario").as_deref(),
+            Some("traps")
+        );
     }
     assert_eq!(count(&json, "/otlp/spans/exported"), spans.len() as u64);
     Ok(())
