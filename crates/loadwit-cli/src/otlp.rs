@@ -63,8 +63,8 @@ pub struct OtlpFlags {
     otlp_resource_attributes: Vec<String>,
 
     /// The share of iterations whose traces are kept, `0` to `1`; 1 by
-    /// default (`OTEL_TRACES_SAMPLER_ARG`). Failed requests are exported
-    /// whatever the ratio.
+    /// default (`OTEL_TRACES_SAMPLER_ARG`). Failed requests and failed
+    /// iterations are exported whatever the ratio.
     #[arg(long, value_name = "RATIO")]
     otlp_sample_ratio: Option<String>,
 
