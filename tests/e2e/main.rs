@@ -9,4 +9,5 @@ mod http_client;
 mod http_server;
 mod languages;
 mod metrics;
+mod otel;
 mod support;

@@ -1,5 +1,5 @@
 //! What watches a run from the engine's aggregator thread: the sample
-//! outputs, the time series, live thresholds and progress.
+//! outputs, the time series, live thresholds, progress and OTLP metrics.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -8,6 +8,7 @@ use std::time::Duration;
 use loadwit_engine::{Observer, Stop, StopLevel};
 use loadwit_metrics::{Aggregate, Stamped, Thresholds, TimeSeries};
 
+use crate::otlp::MetricsExport;
 use crate::output::SampleWriter;
 use crate::progress::Progress;
 
@@ -31,6 +32,7 @@ pub struct Watch {
     series: TimeSeries,
     writers: Vec<(PathBuf, Box<dyn SampleWriter>)>,
     progress: Progress,
+    otlp: Option<MetricsExport>,
     outcome: Arc<Mutex<LiveOutcome>>,
 }
 
@@ -51,9 +53,17 @@ impl Watch {
             series: TimeSeries::new(interval),
             writers,
             progress,
+            otlp: None,
             outcome: outcome.clone(),
         };
         (watch, outcome)
+    }
+
+    /// Also exports the run's metrics over OTLP, on its own interval and
+    /// once at the end.
+    pub fn with_otlp(mut self, otlp: Option<MetricsExport>) -> Self {
+        self.otlp = otlp;
+        self
     }
 
     fn outcome(&self) -> std::sync::MutexGuard<'_, LiveOutcome> {
@@ -114,9 +124,22 @@ impl Observer for Watch {
         self.stop_now();
     }
 
+    fn tick_every(&self) -> Option<Duration> {
+        self.otlp.as_ref().map(MetricsExport::every)
+    }
+
+    fn tick(&mut self, total: &Aggregate) {
+        if let Some(otlp) = &mut self.otlp {
+            otlp.export(total);
+        }
+    }
+
     fn finish(&mut self, total: &Aggregate, interval: &Aggregate, elapsed: Duration) {
         if !interval.is_empty() {
             self.series.push(elapsed, interval);
+        }
+        if let Some(otlp) = &mut self.otlp {
+            otlp.export(total);
         }
         for (path, writer) in &mut self.writers {
             if let Err(error) = writer.finish() {

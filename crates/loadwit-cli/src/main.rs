@@ -5,6 +5,7 @@ mod commands;
 mod diagnosis;
 mod exit;
 mod live;
+mod otlp;
 mod output;
 mod progress;
 mod report;

@@ -88,8 +88,29 @@ pub fn print(summary: &Summary) {
 ///
 /// When a file cannot be written; the message names its flag.
 pub fn write_exports(summary: &Summary, exports: Exports<'_>) -> anyhow::Result<()> {
+    write_exports_with(summary, exports, &[])
+}
+
+/// Writes the exports as [`write_exports`] does, with `extra` top-level
+/// fields in the summary export (what `loadwit run` alone knows, such as
+/// the OTLP counts).
+///
+/// # Errors
+///
+/// When a file cannot be written; the message names its flag.
+pub fn write_exports_with(
+    summary: &Summary,
+    exports: Exports<'_>,
+    extra: &[(&str, Value)],
+) -> anyhow::Result<()> {
     if let Some(path) = exports.summary {
-        write_json(path, &summary.to_json())?;
+        let mut json = summary.to_json();
+        if let Some(object) = json.as_object_mut() {
+            for (key, value) in extra {
+                object.insert((*key).to_owned(), value.clone());
+            }
+        }
+        write_json(path, &json)?;
     }
     if let Some(path) = exports.junit {
         junit::write(path, summary)?;

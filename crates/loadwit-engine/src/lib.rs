@@ -24,6 +24,7 @@ mod recorder;
 mod run;
 mod sandbox;
 mod stop;
+mod trace;
 mod vu;
 
 pub use error::{LoadError, RunError};

@@ -46,6 +46,17 @@ pub trait Observer: Send {
     /// Called when the scenario asked to abort the test, once per call.
     fn aborted(&mut self, _reason: &str) {}
 
+    /// How often [`tick`](Observer::tick) is wanted, if at all; asked once
+    /// when the run starts. For work on its own cadence, such as an
+    /// exporter's interval, apart from the live interval.
+    fn tick_every(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Called every [`tick_every`](Observer::tick_every) with the totals
+    /// so far.
+    fn tick(&mut self, _total: &Aggregate) {}
+
     /// Called once when the run's last recorder is gone, with the samples
     /// of the last, partial interval.
     fn finish(&mut self, total: &Aggregate, interval: &Aggregate, elapsed: Duration);
@@ -245,8 +256,10 @@ impl Watch {
 
     fn run(mut self, batches: &mpsc::Receiver<Message>) -> Aggregate {
         let mut next = self.started + self.live.interval;
+        let mut ticks = Ticks::new(self.live.observer.tick_every(), self.started);
         loop {
-            let wait = next.saturating_duration_since(Instant::now());
+            let due = ticks.next.map_or(next, |tick| tick.min(next));
+            let wait = due.saturating_duration_since(Instant::now());
             match batches.recv_timeout(wait) {
                 Ok(Message::Batch(batch)) => self.fold(batch),
                 Ok(Message::Abort(reason)) => self.live.observer.aborted(&reason),
@@ -258,6 +271,9 @@ impl Watch {
                 let current = mem::take(&mut self.current);
                 self.live.observer.interval(&self.total, &current, elapsed);
                 next += self.live.interval;
+            }
+            if ticks.due() {
+                self.live.observer.tick(&self.total);
             }
         }
         let elapsed = self.started.elapsed();
@@ -277,6 +293,35 @@ impl Watch {
         for stamped in &batch {
             self.total.add(&stamped.sample);
             self.current.add(&stamped.sample);
+        }
+    }
+}
+
+/// The observer's own cadence, when it asked for one.
+struct Ticks {
+    every: Duration,
+    next: Option<Instant>,
+}
+
+impl Ticks {
+    fn new(every: Option<Duration>, started: Instant) -> Self {
+        let every = every.filter(|every| !every.is_zero());
+        Ticks {
+            every: every.unwrap_or_default(),
+            next: every.map(|every| started + every),
+        }
+    }
+
+    /// Whether a tick is due now; moves to the next one if so, skipping
+    /// ticks missed while the thread was busy rather than bursting.
+    fn due(&mut self) -> bool {
+        let now = Instant::now();
+        match &mut self.next {
+            Some(next) if now >= *next => {
+                *next = (*next + self.every).max(now);
+                true
+            }
+            _ => false,
         }
     }
 }

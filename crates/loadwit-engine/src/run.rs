@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loadwit_metrics::{Aggregate, Builtin, Sample, TagSet};
+use loadwit_otel::Tracing;
 
 use crate::error::{LoadError, RunError};
 use crate::executor;
@@ -15,6 +16,7 @@ use crate::options::{Options, Plan, ScenarioPlan};
 use crate::recorder::{Aggregator, Live, Recorder};
 use crate::sandbox::{ComponentFile, Sandbox};
 use crate::stop::{Stop, StopLevel};
+use crate::trace::VuTrace;
 use crate::vu::{Vu, VuFactory};
 
 /// How often the `vus` gauge is sampled.
@@ -28,6 +30,8 @@ pub struct Test {
     options: Options,
     /// How the next run is watched live; taken by [`Test::run`].
     live: Mutex<Option<Live>>,
+    /// The run's tracer; `None` when nothing is traced.
+    tracing: Option<Tracing>,
 }
 
 impl Test {
@@ -56,6 +60,7 @@ impl Test {
             control,
             options,
             live: Mutex::new(None),
+            tracing: None,
         })
     }
 
@@ -63,6 +68,14 @@ impl Test {
     /// intervals to `live.observer`.
     pub fn with_live(self, live: Live) -> Self {
         *self.live.lock().expect("the live lock is never poisoned") = Some(live);
+        self
+    }
+
+    /// Traces the run: every iteration (and `setup` and `teardown`) is a
+    /// trace, every request a client span carrying trace context. A
+    /// disabled tracer is the same as none.
+    pub fn with_tracing(mut self, tracing: Tracing) -> Self {
+        self.tracing = tracing.is_enabled().then_some(tracing);
         self
     }
 
@@ -96,6 +109,7 @@ impl Test {
         let http = Arc::new(HttpRun::new(plan.http.clone(), tag_url));
         let context = control_context("setup", aggregator.recorder(), env, http.clone());
         let mut control = Vu::new(&self.control, context).await?;
+        control.context().trace = VuTrace::new(self.tracing.clone());
         let setup_data = match control.call_setup().await {
             Ok(data) => data,
             Err(error) => {
@@ -113,7 +127,8 @@ impl Test {
             stop: stop.clone(),
             vus: VuGauge::default(),
         });
-        let scenarios = prepare_scenarios(plan, env, &shared, &aggregator, &http).await?;
+        let tracing = self.tracing.as_ref();
+        let scenarios = prepare_scenarios(plan, env, &shared, &aggregator, &http, tracing).await?;
         let (sampler, sampler_done) = VusSampler::spawn(shared.clone(), aggregator.recorder());
 
         let started = Instant::now();
@@ -239,6 +254,7 @@ async fn prepare_scenarios(
     shared: &Shared,
     aggregator: &Aggregator,
     http: &Arc<HttpRun>,
+    tracing: Option<&Tracing>,
 ) -> Result<Vec<Prepared>, RunError> {
     let started = Instant::now();
     let next_id = Arc::new(AtomicU32::new(1));
@@ -251,6 +267,7 @@ async fn prepare_scenarios(
             next_id: next_id.clone(),
             recorder: aggregator.recorder(),
             http: http.clone(),
+            tracing: tracing.cloned(),
         };
         let count = scenario.executor.initial_vus();
         let mut vus = Vec::with_capacity(count as usize);
@@ -303,6 +320,7 @@ fn control_context(
         tags: TagSet::new([("scenario", stage)]),
         http: HttpClient::new(http),
         recorder,
+        trace: VuTrace::default(),
         lateness: None,
     }
 }

@@ -12,6 +12,7 @@ use crate::error::RunError;
 use crate::host::{Bindings, HttpClient, HttpRun, VuContext, VuState};
 use crate::recorder::Recorder;
 use crate::sandbox::Sandbox;
+use crate::trace::VuTrace;
 
 /// What every VU of one scenario is made from, before the start or (for
 /// arrival-rate executors) during the run.
@@ -25,6 +26,8 @@ pub(crate) struct VuFactory {
     pub(crate) recorder: Recorder,
     /// The run's HTTP settings and TLS configurations, shared by its VUs.
     pub(crate) http: Arc<HttpRun>,
+    /// The run's tracer, cloned into every VU; `None` when off.
+    pub(crate) tracing: Option<loadwit_otel::Tracing>,
 }
 
 impl VuFactory {
@@ -37,6 +40,7 @@ impl VuFactory {
             tags: self.tags.clone(),
             http: HttpClient::new(self.http.clone()),
             recorder: self.recorder.sibling(),
+            trace: VuTrace::new(self.tracing.clone()),
             lateness: None,
         };
         Vu::new(sandbox, context).await
@@ -111,6 +115,9 @@ impl Vu {
                 value: lateness,
             });
         }
+        let context = self.context();
+        let (id, iteration) = (context.id, context.iteration);
+        context.trace.start(&context.scenario, id, iteration);
         self.store.data_mut().guest_since = started;
         let result = self.bindings.call_run(&mut self.store, exec, data).await;
         let duration = started.elapsed();
@@ -137,6 +144,7 @@ impl Vu {
 
     fn finish_iteration(&mut self, duration: std::time::Duration, outcome: IterationOutcome) {
         let context = self.context();
+        context.trace.end(&outcome);
         let tags = context.tags.clone();
         context.recorder.record(Sample::Iteration {
             tags,
@@ -157,7 +165,9 @@ impl Vu {
     }
 
     pub(crate) async fn call_setup(&mut self) -> Result<Vec<u8>, RunError> {
+        self.context().trace.start_stage("setup");
         let result = self.bindings.call_setup(&mut self.store).await;
+        self.end_control_trace(result.as_ref().map(|r| r.as_ref().map(|_| ())));
         self.context().recorder.flush();
         match result {
             Ok(Ok(data)) => Ok(data),
@@ -170,7 +180,9 @@ impl Vu {
     }
 
     pub(crate) async fn call_teardown(&mut self, data: &[u8]) -> Result<(), RunError> {
+        self.context().trace.start_stage("teardown");
         let result = self.bindings.call_teardown(&mut self.store, data).await;
+        self.end_control_trace(result.as_ref().map(|r| r.as_ref().map(|_| ())));
         self.context().recorder.flush();
         match result {
             Ok(Ok(())) => Ok(()),
@@ -180,6 +192,18 @@ impl Vu {
             }),
             Err(trap) => Err(guest_error("teardown", &trap)),
         }
+    }
+}
+
+impl Vu {
+    /// Ends the trace of `setup` or `teardown` with how the call went.
+    fn end_control_trace(&mut self, result: Result<Result<(), &String>, &wasmtime::Error>) {
+        let outcome = match result {
+            Ok(Ok(())) => IterationOutcome::Completed,
+            Ok(Err(message)) => IterationOutcome::Failed(message.clone()),
+            Err(trap) => IterationOutcome::Failed(format!("trap: {}", trap.root_cause())),
+        };
+        self.context().trace.end(&outcome);
     }
 }
 

@@ -14,6 +14,8 @@ use percent_encoding::percent_decode_str;
 #[derive(Clone, Debug, PartialEq)]
 pub struct OtelConfig {
     endpoint: Option<String>,
+    /// The variable or flag that set `endpoint`, for error messages.
+    endpoint_source: &'static str,
     traces_endpoint: Option<String>,
     metrics_endpoint: Option<String>,
     protocol: Protocol,
@@ -81,6 +83,7 @@ impl Default for OtelConfig {
     fn default() -> Self {
         OtelConfig {
             endpoint: None,
+            endpoint_source: "--otlp-endpoint",
             traces_endpoint: None,
             metrics_endpoint: None,
             protocol: Protocol::HttpProtobuf,
@@ -132,6 +135,7 @@ impl OtelConfig {
 
         if let Some(endpoint) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             config = config.with_endpoint(endpoint);
+            config.endpoint_source = "OTEL_EXPORTER_OTLP_ENDPOINT";
         }
         if let Some(endpoint) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
             config = config.with_traces_endpoint(endpoint);
@@ -166,6 +170,7 @@ impl OtelConfig {
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         let endpoint: String = endpoint.into();
         self.endpoint = Some(endpoint.trim_end_matches('/').to_string());
+        self.endpoint_source = "--otlp-endpoint";
         self
     }
 
@@ -300,6 +305,11 @@ impl OtelConfig {
         self.endpoint.as_deref()
     }
 
+    /// The variable or flag that set the base endpoint.
+    pub(crate) fn endpoint_source(&self) -> &'static str {
+        self.endpoint_source
+    }
+
     /// Where traces go, with the variable that set it: the per-signal
     /// URL as given, else the base endpoint (plus `/v1/traces` for
     /// HTTP/protobuf).
@@ -331,7 +341,7 @@ impl OtelConfig {
             Protocol::Grpc => base.to_string(),
             Protocol::HttpProtobuf => format!("{base}{path}"),
         };
-        Some(("OTEL_EXPORTER_OTLP_ENDPOINT", url))
+        Some((self.endpoint_source, url))
     }
 
     /// The transport.

@@ -15,7 +15,8 @@ pub enum StartError {
     Tls(&'static str, String),
     /// A header name or value cannot be sent.
     #[error(
-        "invalid `OTEL_EXPORTER_OTLP_HEADERS` entry `{0}`; names must be HTTP tokens and values visible ASCII"
+        "invalid OTLP header `{0}` (from `--otlp-header` or `OTEL_EXPORTER_OTLP_HEADERS`); \
+         names must be HTTP tokens and values visible ASCII"
     )]
     Header(String),
     /// The HTTP client could not be built.

@@ -42,7 +42,9 @@
 //!    then the flags' setters, then [`Otel::start`] with a [`RunMeta`].
 //! 2. Per VU: a clone of [`Otel::tracing`]. Per iteration:
 //!    [`Tracing::iteration`]; per request: [`IterationTrace::request`],
-//!    inject [`RequestSpan::headers`], then [`RequestSpan::end`]; per check:
+//!    inject [`RequestSpan::headers`], then [`RequestSpan::end`] (or, for
+//!    requests running concurrently, [`RequestSpan::close`] where each
+//!    ends and [`IterationTrace::add`] afterwards); per check:
 //!    [`IterationTrace::check`]; at the iteration's end:
 //!    [`IterationTrace::end`].
 //! 3. On the aggregator thread: [`Otel::metrics_exporter`] once, then
@@ -92,7 +94,7 @@ pub use config::{ConfigError, OtelConfig, Propagators, Protocol, Temporality};
 pub use error::StartError;
 pub use metrics::MetricsExporter;
 pub use resource::RunMeta;
-pub use trace::{IterationTrace, RequestEnd, RequestSpan, Tracing};
+pub use trace::{ClosedSpan, IterationTrace, RequestEnd, RequestSpan, Tracing};
 
 use pipeline::{Pipeline, Tally};
 

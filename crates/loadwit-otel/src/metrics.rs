@@ -25,7 +25,10 @@
 use std::collections::HashMap;
 
 use hdrhistogram::Histogram;
-use loadwit_metrics::{Aggregate, Builtin, MetricKind, MetricValue, TagSet, Trend, ValueUnit};
+use loadwit_metrics::{
+    Aggregate, Builtin, GROUP_DURATION, Metric as RunMetric, MetricKind, MetricValue, TagSet,
+    Trend, ValueUnit,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
@@ -64,7 +67,8 @@ pub struct MetricsExporter {
     prefix: String,
     start: u64,
     last: u64,
-    previous: HashMap<Builtin, HashMap<TagSet, MetricValue>>,
+    /// The previous export's series per metric name, for delta points.
+    previous: HashMap<String, HashMap<TagSet, MetricValue>>,
 }
 
 impl MetricsExporter {
@@ -113,16 +117,26 @@ impl MetricsExporter {
             now,
         };
         let mut metrics = Vec::new();
-        for builtin in Builtin::ALL {
-            let series = aggregate.series(builtin);
-            let previous = self.previous.remove(&builtin).unwrap_or_default();
-            if builtin.kind() == MetricKind::Rate {
-                metrics.extend(self.rate_metrics(builtin, &series, &previous, times));
-            } else if let Some(metric) = self.metric(builtin, &series, &previous, times) {
+        let builtins = Builtin::ALL.into_iter().map(RunMetric::Builtin);
+        let custom = aggregate
+            .custom_metrics()
+            .into_iter()
+            .map(RunMetric::Custom);
+        for run_metric in builtins.chain(custom) {
+            let series = aggregate.series_of(&run_metric);
+            if series.is_empty() {
+                continue;
+            }
+            let name = run_metric.name();
+            let previous = self.previous.remove(name).unwrap_or_default();
+            if run_metric.kind() == MetricKind::Rate {
+                metrics.extend(self.rate_metrics(&run_metric, &series, &previous, times));
+            } else if let Some(metric) = self.metric(&run_metric, &series, &previous, times) {
                 metrics.push(metric);
             }
             if self.temporality == Temporality::Delta {
-                self.previous.insert(builtin, series.into_iter().collect());
+                let series = series.into_iter().collect();
+                self.previous.insert(name.to_string(), series);
             }
         }
         self.last = now;
@@ -142,13 +156,13 @@ impl MetricsExporter {
 
     fn metric(
         &self,
-        builtin: Builtin,
+        run_metric: &RunMetric,
         series: &[(TagSet, MetricValue)],
         previous: &HashMap<TagSet, MetricValue>,
         times: Times,
     ) -> Option<Metric> {
         let temporality = self.aggregation_temporality();
-        let data = match builtin.kind() {
+        let data = match run_metric.kind() {
             MetricKind::Counter => {
                 let data_points = points(series, previous, times, counter_point);
                 (!data_points.is_empty()).then_some(metric::Data::Sum(Sum {
@@ -173,9 +187,9 @@ impl MetricsExporter {
             }
         }?;
         Some(Metric {
-            name: format!("{}{}", self.prefix, builtin.name()),
-            description: description(builtin).into(),
-            unit: unit(builtin).into(),
+            name: format!("{}{}", self.prefix, run_metric.name()),
+            description: description(run_metric),
+            unit: unit(run_metric).into(),
             data: Some(data),
             ..Metric::default()
         })
@@ -195,7 +209,7 @@ impl MetricsExporter {
     /// (`_nonzero` and `_total`), which backends can add up across tags.
     fn rate_metrics(
         &self,
-        builtin: Builtin,
+        run_metric: &RunMetric,
         series: &[(TagSet, MetricValue)],
         previous: &HashMap<TagSet, MetricValue>,
         times: Times,
@@ -211,10 +225,10 @@ impl MetricsExporter {
         }
         let passes: u64 = windows.iter().map(|w| w.1).sum();
         let total: u64 = windows.iter().map(|w| w.2).sum();
-        let name = format!("{}{}", self.prefix, builtin.name());
+        let name = format!("{}{}", self.prefix, run_metric.name());
         let ratio = Metric {
             name: name.clone(),
-            description: description(builtin).into(),
+            description: description(run_metric),
             unit: "1".into(),
             data: Some(metric::Data::Gauge(Gauge {
                 data_points: vec![number_point(
@@ -435,16 +449,38 @@ fn attributes(tags: &TagSet) -> Vec<KeyValue> {
     tags.iter().map(|(key, value)| string(key, value)).collect()
 }
 
-fn unit(builtin: Builtin) -> &'static str {
-    match (builtin.kind(), builtin.unit()) {
+/// The UCUM unit: bytes, milliseconds for time trends, `1` for ratios,
+/// and counts for the rest (a plain custom trend's values are the
+/// scenario's own numbers).
+fn unit(metric: &RunMetric) -> &'static str {
+    match (metric.kind(), metric.unit()) {
         (_, ValueUnit::Data) => "By",
-        (MetricKind::Trend, _) => "ms",
+        (MetricKind::Trend, ValueUnit::Time) => "ms",
+        (MetricKind::Trend, ValueUnit::Plain) => "1",
         (MetricKind::Rate, _) => "1",
         _ => "{count}",
     }
 }
 
-fn description(builtin: Builtin) -> &'static str {
+fn description(metric: &RunMetric) -> String {
+    match metric {
+        RunMetric::Builtin(builtin) => builtin_description(*builtin).into(),
+        RunMetric::Custom(custom) if custom.name() == GROUP_DURATION => {
+            "time spent in each group".into()
+        }
+        RunMetric::Custom(custom) => {
+            let kind = match custom.kind() {
+                MetricKind::Counter => "counter",
+                MetricKind::Gauge => "gauge",
+                MetricKind::Rate => "rate",
+                MetricKind::Trend => "trend",
+            };
+            format!("custom {kind} declared by the scenario")
+        }
+    }
+}
+
+fn builtin_description(builtin: Builtin) -> &'static str {
     match builtin {
         Builtin::HttpReqs => "HTTP requests sent",
         Builtin::HttpReqDuration => "HTTP request time: sending + waiting + receiving",

@@ -119,14 +119,25 @@ pub(crate) struct IterationRecord {
     trace_id: u128,
     span_id: u64,
     sampled: bool,
-    scenario: String,
-    vu: u64,
-    iteration: u64,
+    subject: Subject,
     start: u64,
     end: u64,
     outcome: Option<IterationOutcome>,
     requests: Vec<RequestRecord>,
     checks: Vec<CheckRecord>,
+}
+
+/// What a trace's root span stands for.
+#[derive(Debug)]
+enum Subject {
+    /// One iteration of a scenario by one VU: the span `iteration`.
+    Iteration {
+        scenario: String,
+        vu: u64,
+        iteration: u64,
+    },
+    /// The test's `setup` or `teardown`, a span of that name.
+    Stage(&'static str),
 }
 
 #[derive(Debug)]
@@ -185,6 +196,21 @@ impl Tracing {
     /// Starts the trace of one iteration of `scenario` by VU `vu` (its
     /// 1-based id) and the VU's `iteration` counter.
     pub fn iteration(&self, scenario: &str, vu: u64, iteration: u64) -> IterationTrace {
+        self.root(|| Subject::Iteration {
+            scenario: scenario.to_string(),
+            vu,
+            iteration,
+        })
+    }
+
+    /// Starts the trace of the test's `setup` or `teardown` (`stage`),
+    /// whose root span takes that name; its requests and checks are
+    /// recorded as an iteration's are.
+    pub fn stage(&self, stage: &'static str) -> IterationTrace {
+        self.root(|| Subject::Stage(stage))
+    }
+
+    fn root(&self, subject: impl FnOnce() -> Subject) -> IterationTrace {
         let Some(shared) = &self.shared else {
             return IterationTrace {
                 shared: None,
@@ -201,9 +227,7 @@ impl Tracing {
             trace_id,
             span_id,
             sampled,
-            scenario: scenario.to_string(),
-            vu,
-            iteration,
+            subject: subject(),
             start: now_nanos(),
             end: 0,
             outcome: None,
@@ -262,6 +286,14 @@ impl IterationTrace {
             propagators: shared.propagators,
             start: if recording { now_nanos() } else { 0 },
             method_url: recording.then(|| (method.to_string(), url.to_string())),
+        }
+    }
+
+    /// Adds a request span closed with [`RequestSpan::close`]; it must
+    /// have been opened from this iteration.
+    pub fn add(&mut self, span: ClosedSpan) {
+        if let (Some(record), ClosedSpan(Some(request))) = (&mut self.record, span) {
+            record.requests.push(request);
         }
     }
 
@@ -345,8 +377,16 @@ impl RequestSpan {
 
     /// Closes the span into `iteration`, the trace it was opened from.
     pub fn end(self, iteration: &mut IterationTrace, end: RequestEnd<'_>) {
-        let (Some(record), Some((method, url))) = (&mut iteration.record, self.method_url) else {
-            return;
+        iteration.add(self.close(end));
+    }
+
+    /// Ends the span now, to be handed to its iteration later with
+    /// [`IterationTrace::add`]: for requests that run concurrently (a
+    /// batch) while the iteration cannot be borrowed mutably. Allocates
+    /// nothing when the iteration is not recording.
+    pub fn close(self, end: RequestEnd<'_>) -> ClosedSpan {
+        let Some((method, url)) = self.method_url else {
+            return ClosedSpan(None);
         };
         let (status, error_type, failed) = match end {
             RequestEnd::Response { status, failed } => {
@@ -355,7 +395,7 @@ impl RequestSpan {
             }
             RequestEnd::Error { error_type } => (None, Some(error_type.to_string()), true),
         };
-        record.requests.push(RequestRecord {
+        ClosedSpan(Some(RequestRecord {
             span_id: self.span_id,
             start: self.start,
             end: now_nanos(),
@@ -364,9 +404,14 @@ impl RequestSpan {
             status,
             error_type,
             failed,
-        });
+        }))
     }
 }
+
+/// A request span that has ended, waiting to join its iteration through
+/// [`IterationTrace::add`]. Empty when nothing is recorded.
+#[derive(Debug)]
+pub struct ClosedSpan(Option<RequestRecord>);
 
 impl IterationRecord {
     /// Converts the record to OTLP spans, appended to `spans`.
@@ -383,12 +428,22 @@ impl IterationRecord {
     }
 
     fn iteration_span(self, trace_id: Vec<u8>, flags: u32) -> Span {
-        let mut attributes = vec![
-            string("loadwit.scenario", &self.scenario),
-            int("loadwit.vu", self.vu),
-            int("loadwit.iteration", self.iteration),
-            boolean("loadwit.head_sampled", self.sampled),
-        ];
+        let (name, mut attributes) = match &self.subject {
+            Subject::Iteration {
+                scenario,
+                vu,
+                iteration,
+            } => (
+                "iteration",
+                vec![
+                    string("loadwit.scenario", scenario),
+                    int("loadwit.vu", *vu),
+                    int("loadwit.iteration", *iteration),
+                ],
+            ),
+            Subject::Stage(stage) => (*stage, Vec::new()),
+        };
+        attributes.push(boolean("loadwit.head_sampled", self.sampled));
         let status = match &self.outcome {
             Some(IterationOutcome::Failed(message)) => Some(Status {
                 message: message.clone(),
@@ -409,7 +464,7 @@ impl IterationRecord {
             trace_id,
             span_id: self.span_id.to_be_bytes().to_vec(),
             flags,
-            name: "iteration".into(),
+            name: name.into(),
             kind: SpanKind::Internal as i32,
             start_time_unix_nano: self.start,
             end_time_unix_nano: self.end,

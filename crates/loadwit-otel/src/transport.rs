@@ -74,6 +74,11 @@ pub(crate) type Rejected = u64;
 
 impl Destination {
     pub(crate) fn new(config: &OtelConfig) -> Result<Self, StartError> {
+        // The base endpoint first, so an error shows the value as given
+        // rather than with `/v1/traces` appended.
+        if let Some(base) = config.endpoint() {
+            checked((config.endpoint_source(), base.to_string()))?;
+        }
         let traces = config.traces_url().filter(|_| config.exports_traces());
         let metrics = config.metrics_url().filter(|_| config.exports_metrics());
         let traces = traces.map(checked).transpose()?;

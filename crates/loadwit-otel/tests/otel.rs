@@ -1,8 +1,6 @@
 //! loadwit-otel against real OTLP receivers (gRPC and HTTP/protobuf) and a
 //! real HTTP target, all on 127.0.0.1.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -10,9 +8,11 @@ use loadwit_metrics::{
     Aggregate, Builtin, HttpTimings, IterationOutcome, MetricValue, Sample, TagSet,
 };
 use loadwit_otel::{Otel, OtelConfig, Protocol, RequestEnd, RunMeta, Temporality};
-use opentelemetry_proto::tonic::metrics::v1::{Metric, metric, number_data_point};
+use loadwit_otel_testkit::{
+    self as support, TestResult, attr, count_points, hex, histogram_count, named, sum_of,
+};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use support::{TestResult, attr, hex};
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::Grpc, Protocol::HttpProtobuf];
 const FLUSH: Duration = Duration::from_secs(5);
@@ -311,46 +311,6 @@ fn add_traffic(aggregate: &mut Aggregate, requests: u64) {
     });
 }
 
-fn named<'a>(metrics: &'a [Metric], name: &str) -> Vec<&'a Metric> {
-    metrics.iter().filter(|m| m.name == name).collect()
-}
-
-fn sum_of(metrics: &[Metric], name: &str) -> f64 {
-    let points = named(metrics, name)
-        .into_iter()
-        .flat_map(|m| match &m.data {
-            Some(metric::Data::Sum(sum)) => sum.data_points.clone(),
-            _ => Vec::new(),
-        });
-    points
-        .map(|p| match p.value {
-            Some(number_data_point::Value::AsDouble(v)) => v,
-            Some(number_data_point::Value::AsInt(v)) => v as f64,
-            None => 0.0,
-        })
-        .sum()
-}
-
-fn histogram_count(metrics: &[Metric], name: &str) -> u64 {
-    let points = named(metrics, name)
-        .into_iter()
-        .flat_map(|m| match &m.data {
-            Some(metric::Data::ExponentialHistogram(h)) => h.data_points.clone(),
-            _ => Vec::new(),
-        });
-    points
-        .map(|p| {
-            let buckets: u64 = p.positive.map_or(0, |b| b.bucket_counts.iter().sum());
-            assert_eq!(
-                buckets + p.zero_count,
-                p.count,
-                "buckets add up to the count"
-            );
-            p.count
-        })
-        .sum()
-}
-
 fn counter(aggregate: &Aggregate, metric: Builtin) -> f64 {
     match aggregate.metric(metric) {
         Some(MetricValue::Counter { sum }) => sum,
@@ -405,18 +365,6 @@ fn delta_points_add_up_to_the_aggregate_totals() -> TestResult {
         assert_eq!(otel.exported().points, count_points(&metrics));
     }
     Ok(())
-}
-
-fn count_points(metrics: &[Metric]) -> u64 {
-    metrics
-        .iter()
-        .map(|m| match &m.data {
-            Some(metric::Data::Sum(s)) => s.data_points.len(),
-            Some(metric::Data::Gauge(g)) => g.data_points.len(),
-            Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
-            _ => 0,
-        } as u64)
-        .sum()
 }
 
 #[test]
@@ -620,6 +568,7 @@ fn silent_collector_keeps_the_request_rate() -> TestResult {
     // the best rounds measured 1-6 % apart. A call that waited on the
     // collector would cost its 300 ms timeout and collapse the rate.
     let (with, without) = (best(&with), best(&without));
+    println!("requests/s with export {with:.0}, without {without:.0}: {ratio:.3} of it");
     assert!(
         ratio > 0.90,
         "with export {with:.0}/s, without {without:.0}/s"
@@ -641,7 +590,7 @@ fn bad_destinations_fail_at_start() {
     let err = start(bare).expect_err("no scheme");
     assert!(
         err.to_string()
-            .starts_with("invalid `OTEL_EXPORTER_OTLP_ENDPOINT` value")
+            .starts_with("invalid `--otlp-endpoint` value")
     );
     let header = OtelConfig::default()
         .with_endpoint("http://127.0.0.1:4318")

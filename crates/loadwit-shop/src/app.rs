@@ -13,31 +13,48 @@ use axum::routing::{get, post};
 
 use crate::knobs::Knobs;
 use crate::orders::OrderBook;
+use crate::trace_log::TraceLog;
 use crate::{Route, ShopConfig, ShopStats, auth, catalog, orders, reply};
 
 /// State shared by every request to one shop.
 pub(crate) struct Shop {
     knobs: Knobs,
     stats: Arc<ShopStats>,
+    traces: Arc<TraceLog>,
     pub(crate) orders: OrderBook,
 }
 
-/// Builds the router and hands back its counters.
-pub(crate) fn build(config: ShopConfig) -> (Router, Arc<ShopStats>) {
+/// What a test can read from a running shop.
+pub(crate) struct Handles {
+    pub(crate) stats: Arc<ShopStats>,
+    pub(crate) traces: Arc<TraceLog>,
+}
+
+/// Builds the router and hands back its counters and trace log.
+pub(crate) fn build(config: ShopConfig) -> (Router, Handles) {
     let stats = Arc::new(ShopStats::default());
+    let traces = Arc::new(TraceLog::new(config.trace_log));
     let shop = Arc::new(Shop {
         knobs: Knobs::new(&config.latency, &config.error_rate),
         stats: Arc::clone(&stats),
+        traces: Arc::clone(&traces),
         orders: OrderBook::new(),
     });
 
-    let router = routes()
+    let mut router = routes()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(Arc::clone(&shop), knobs))
-        .with_state(shop);
-    (router, stats)
+        .layer(middleware::from_fn_with_state(Arc::clone(&shop), knobs));
+    // Added after the layer: reading the log is neither counted nor
+    // slowed or failed by the knobs.
+    if config.trace_log > 0 {
+        router = router.route(TRACE_CONTEXTS_PATH, get(trace_contexts));
+    }
+    (router.with_state(shop), Handles { stats, traces })
 }
+
+/// Where the kept trace contexts are served, when the log is on.
+pub(crate) const TRACE_CONTEXTS_PATH: &str = "/admin/trace-contexts";
 
 fn routes() -> Router<Arc<Shop>> {
     let path = |route: Route| route.path();
@@ -63,6 +80,7 @@ async fn knobs(State(shop): State<Arc<Shop>>, request: Request, next: Next) -> R
     let pattern = request.extensions().get::<MatchedPath>();
     let route = pattern.and_then(|p| Route::matched(request.method(), p.as_str()));
     shop.stats.record(route);
+    shop.traces.record(request.headers());
     let Some(route) = route else {
         return next.run(request).await;
     };
@@ -81,6 +99,16 @@ async fn knobs(State(shop): State<Arc<Shop>>, request: Request, next: Next) -> R
 
 async fn health() -> Response {
     reply::raw(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
+}
+
+/// `{"seen": N, "contexts": [...]}`: the kept trace contexts, oldest
+/// first, and how many requests carried one.
+async fn trace_contexts(State(shop): State<Arc<Shop>>) -> Response {
+    let body = serde_json::json!({
+        "seen": shop.traces.seen(),
+        "contexts": shop.traces.contexts(),
+    });
+    reply::raw(StatusCode::OK, Bytes::from(body.to_string()))
 }
 
 async fn not_found() -> Response {

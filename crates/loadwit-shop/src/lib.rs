@@ -15,6 +15,12 @@
 //! Two knobs ([`knobs`](mod@knobs)) make it misbehave on purpose: added
 //! latency and a fraction of 500 answers, per route.
 //!
+//! With [`ShopConfig::trace_log`] set, it also keeps the trace context
+//! (`traceparent`, `x-datadog-*`) of the last requests that carried one
+//! ([`trace_log`](mod@trace_log)), readable through
+//! [`RunningShop::trace_log`] or `GET /admin/trace-contexts`, so a test
+//! can join a load generator's spans to what the target received.
+//!
 //! # Routes
 //!
 //! | Route | Answer |
@@ -70,10 +76,12 @@ pub mod orders;
 mod reply;
 mod route;
 mod stats;
+pub mod trace_log;
 
 pub use knobs::{KnobError, RouteErrorRate, RouteLatency, RouteSelector, parse_duration};
 pub use route::Route;
 pub use stats::ShopStats;
+pub use trace_log::{TraceContext, TraceLog};
 
 /// How a shop misbehaves on purpose. The default is a shop that answers
 /// at once and never fails.
@@ -84,6 +92,9 @@ pub struct ShopConfig {
     pub latency: Vec<RouteLatency>,
     /// Fraction of 500 answers per route; the last matching entry wins.
     pub error_rate: Vec<RouteErrorRate>,
+    /// How many received trace contexts to keep, newest last; 0 (the
+    /// default) keeps none and costs nothing.
+    pub trace_log: usize,
 }
 
 /// The shop as an axum router, for embedding or driving without a socket.
@@ -152,7 +163,7 @@ async fn serve_router(
 pub async fn spawn(config: ShopConfig) -> io::Result<RunningShop> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
-    let (router, stats) = app::build(config);
+    let (router, handles) = app::build(config);
 
     let (stop, stopped) = oneshot::channel::<()>();
     let signal = async {
@@ -162,7 +173,8 @@ pub async fn spawn(config: ShopConfig) -> io::Result<RunningShop> {
     let task = tokio::spawn(serve_router(listener, router, signal));
     Ok(RunningShop {
         addr,
-        stats,
+        stats: handles.stats,
+        traces: handles.traces,
         stop: Some(stop),
         task: Some(task),
     })
@@ -177,6 +189,7 @@ pub struct RunningShop {
     /// Where the shop listens.
     pub addr: SocketAddr,
     stats: Arc<ShopStats>,
+    traces: Arc<TraceLog>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
@@ -190,6 +203,11 @@ impl RunningShop {
     /// The shop's request counters, live.
     pub fn stats(&self) -> &ShopStats {
         &self.stats
+    }
+
+    /// The trace contexts received, when [`ShopConfig::trace_log`] is set.
+    pub fn trace_log(&self) -> &TraceLog {
+        &self.traces
     }
 
     /// Stops the shop and waits for in-flight requests to finish.

@@ -48,6 +48,15 @@ struct Cli {
     /// failed request still waits out its `--latency`. Repeatable.
     #[arg(long = "error-rate", value_name = "ROUTE=FRACTION")]
     error_rate: Vec<RouteErrorRate>,
+
+    /// Keep the trace context (`traceparent`, `x-datadog-*`) of the last
+    /// N requests that carried one, served as JSON at
+    /// `GET /admin/trace-contexts`.
+    ///
+    /// Off (0) by default. Reading the log is not counted as a request
+    /// and is never slowed or failed by the knobs.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    trace_log: usize,
 }
 
 /// The route list and examples, after the flags in `--help`.
@@ -69,6 +78,10 @@ Examples:
 
   # Fail a tenth of searches and every order placement
   loadwit-shop --error-rate /api/search=0.1 --error-rate 'POST /api/orders=1'
+
+  # Keep the trace context of the last 1000 traced requests
+  loadwit-shop --trace-log 1000
+  curl http://127.0.0.1:3000/admin/trace-contexts
 
   # Listen on every interface, with request logs
   LOADWIT_LOG=debug loadwit-shop --listen 0.0.0.0:8080";
@@ -95,6 +108,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let config = ShopConfig {
         latency: cli.latency,
         error_rate: cli.error_rate,
+        trace_log: cli.trace_log,
     };
     println!("loadwit-shop listening on http://{addr}");
     loadwit_shop::serve_with_shutdown(listener, config, shutdown_signal())

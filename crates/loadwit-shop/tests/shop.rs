@@ -25,9 +25,26 @@ async fn send(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Result<Reply, Box<dyn Error>> {
+    let authorization = token.map(|token| format!("Bearer {token}"));
+    let headers: Vec<(&str, &str)> = authorization
+        .iter()
+        .map(|value| ("Authorization", value.as_str()))
+        .collect();
+    send_with(shop, method, path, &headers, body).await
+}
+
+/// Sends one request with `headers` on a fresh connection and reads the
+/// reply to EOF.
+async fn send_with(
+    shop: &RunningShop,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<Reply, Box<dyn Error>> {
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        request += &format!("Authorization: Bearer {token}\r\n");
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
     }
     let body = body.unwrap_or("");
     request += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
@@ -336,5 +353,56 @@ async fn shutdown_stops_accepting() -> TestResult {
     get(&shop, "/health").await?;
     tokio::time::timeout(Duration::from_secs(5), shop.shutdown()).await??;
     assert!(TcpStream::connect(addr).await.is_err());
+    Ok(())
+}
+
+#[tokio::test]
+async fn trace_log_keeps_the_last_trace_contexts_uncounted() -> TestResult {
+    let config = ShopConfig {
+        trace_log: 2,
+        ..ShopConfig::default()
+    };
+    let shop = loadwit_shop::spawn(config).await?;
+    let traceparent = |n: u8| format!("00-{:032x}-{:016x}-01", n, n);
+    for n in 1..=3 {
+        let value = traceparent(n);
+        let headers = [("traceparent", value.as_str())];
+        let reply = send_with(&shop, "GET", "/health", &headers, None).await?;
+        assert_eq!(reply.status, 200);
+    }
+    let datadog = [("x-datadog-trace-id", "42"), ("x-datadog-parent-id", "7")];
+    send_with(&shop, "GET", "/nowhere", &datadog, None).await?;
+    get(&shop, "/health").await?;
+
+    let log = shop.trace_log();
+    assert_eq!(log.seen(), 4, "the untraced request is not counted");
+    let kept = log.contexts();
+    assert_eq!(kept.len(), 2, "bounded to the last two");
+    assert_eq!(kept[0].traceparent, Some(traceparent(3)));
+    assert_eq!(kept[1].datadog_trace_id.as_deref(), Some("42"));
+    assert_eq!(kept[1].datadog_parent_id.as_deref(), Some("7"));
+
+    let served = get(&shop, "/admin/trace-contexts").await?;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body["seen"], 4);
+    assert_eq!(
+        served.body["contexts"][0]["traceparent"],
+        json!(traceparent(3))
+    );
+    assert_eq!(shop.stats().total(), 5, "reading the log is not a request");
+    Ok(())
+}
+
+#[tokio::test]
+async fn trace_log_is_off_by_default() -> TestResult {
+    let shop = shop().await?;
+    let headers = [(
+        "traceparent",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    )];
+    send_with(&shop, "GET", "/health", &headers, None).await?;
+    assert_eq!(shop.trace_log().seen(), 0);
+    assert!(shop.trace_log().contexts().is_empty());
+    assert_eq!(get(&shop, "/admin/trace-contexts").await?.status, 404);
     Ok(())
 }

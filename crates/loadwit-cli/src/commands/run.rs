@@ -16,6 +16,7 @@ use super::http_flags::HttpFlags;
 use super::segment_flags::SegmentFlags;
 use crate::exit::ExitCode;
 use crate::live::{LiveOutcome, Watch};
+use crate::otlp::{self, Exported, MetricsExport, OtlpFlags};
 use crate::output::result::{self, ResultHeader, stop_reason};
 use crate::output::{OutSpec, SampleWriter};
 use crate::progress::Progress;
@@ -64,6 +65,10 @@ const LIVE_INTERVAL: Duration = Duration::from_secs(1);
 ///   # The second of three runners of a distributed test, then the merge
 ///   loadwit run shop_stress.wasm --segment 2/3 --out result=part2.result
 ///   loadwit merge part1.result part2.result part3.result
+///
+///   # Traces and metrics to a local OpenTelemetry Collector or Datadog Agent
+///   loadwit run shop_stress.wasm --otlp-endpoint http://localhost:4317 \
+///       --otlp-protocol grpc --otlp-propagators tracecontext,datadog
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct RunArgs {
@@ -147,6 +152,8 @@ pub struct RunArgs {
     http: HttpFlags,
     #[command(flatten)]
     segment: SegmentFlags,
+    #[command(flatten)]
+    otlp: OtlpFlags,
 }
 
 /// Runs the command and maps its outcome to an exit code.
@@ -206,6 +213,10 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::new(ExitCode::InvalidConfig, anyhow::anyhow!(e)))?;
     add_run_tags(&mut plan, &settings, &args.tags);
     warn_unknown_options(&options);
+    let otel_config = args
+        .otlp
+        .config(|name| std::env::var(name).ok())
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
 
     let mut stdout = io::stdout().lock();
     if args.dry_run {
@@ -215,15 +226,21 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
     banner::print(&mut stdout, &args.file, &plan).ok();
     drop(stdout);
 
+    let tags = run_tags(&settings, &args.tags);
+    let mut otel = otlp::start(&otel_config, otlp::run_id_from_env(), &tags)
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+
     let stop = Stop::default();
-    let (live, outcome) = live(args, &plan, &thresholds, &settings, &stop)?;
-    let test = test.with_live(live);
+    let metrics = MetricsExport::new(&otel, &otel_config);
+    let (live, outcome) = live(args, &plan, &thresholds, &settings, &stop, metrics)?;
+    let test = test.with_live(live).with_tracing(otel.tracing());
     let signals = tokio::spawn(stop_on_signals(stop.clone()));
     let started_at = result::now_rfc3339();
     let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
     let result = test.run(&plan, &env, &stop).await;
     signals.abort();
     let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
+    let otlp = otlp::finish(&mut otel, &otel_config);
     let mut results = Results {
         args,
         thresholds: &thresholds,
@@ -233,6 +250,7 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
         started_at,
         live: outcome,
         setup_failed: false,
+        otlp,
     };
 
     match result {
@@ -263,13 +281,19 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
 
 /// Run tags under each scenario's own: the options' `tags`, then `--tag`.
 fn add_run_tags(plan: &mut Plan, settings: &Settings, flags: &[(String, String)]) {
-    let mut run_tags = settings.run_tags.clone();
-    run_tags.extend(flags.iter().cloned());
+    let run_tags = run_tags(settings, flags);
     for scenario in &mut plan.scenarios {
         let mut tags = run_tags.clone();
         tags.append(&mut scenario.tags);
         scenario.tags = tags;
     }
+}
+
+/// The run's own tags: the options' `tags`, then `--tag`.
+fn run_tags(settings: &Settings, flags: &[(String, String)]) -> BTreeMap<String, String> {
+    let mut tags = settings.run_tags.clone();
+    tags.extend(flags.iter().cloned());
+    tags
 }
 
 /// How the run is watched: outputs opened, progress chosen, thresholds
@@ -280,6 +304,7 @@ fn live(
     thresholds: &Thresholds,
     settings: &Settings,
     stop: &Stop,
+    otlp: Option<MetricsExport>,
 ) -> Result<(Live, Arc<Mutex<LiveOutcome>>), Failure> {
     let mut writers: Vec<(PathBuf, Box<dyn SampleWriter>)> = Vec::new();
     for spec in &args.out {
@@ -299,7 +324,7 @@ fn live(
         progress,
     );
     let live = Live {
-        observer: Box::new(watch),
+        observer: Box::new(watch.with_otlp(otlp)),
         interval: LIVE_INTERVAL,
         system_tags: settings.system_tags.clone(),
     };
@@ -318,6 +343,8 @@ struct Results<'a> {
     /// Set when `setup` failed: the result file then records exit 107,
     /// or 108 when the scenario aborted in it.
     setup_failed: bool,
+    /// What OTLP export came to; `None` when nothing was exported.
+    otlp: Option<Exported>,
 }
 
 impl Results<'_> {
@@ -332,6 +359,9 @@ impl Results<'_> {
         let series = self.live.series.clone();
         let summary = report::summary(&report.aggregate, &outcomes, info, self.settings, series);
         report::print(&summary);
+        if let Some(otlp) = &self.otlp {
+            println!("\n{}", otlp.line());
+        }
 
         if let Some(reason) = diagnosis::unreachable_target(&report.aggregate) {
             eprintln!("error: {reason}");
@@ -340,7 +370,9 @@ impl Results<'_> {
         let write_failed = |e| Failure::new(ExitCode::ScenarioFailed, e);
         let exports =
             report::Exports::new(self.args.summary_export.as_ref(), self.args.junit.as_ref());
-        report::write_exports(&summary, exports).map_err(write_failed)?;
+        let extra: Vec<(&str, serde_json::Value)> =
+            self.otlp.iter().map(|otlp| ("otlp", otlp.json())).collect();
+        report::write_exports_with(&summary, exports, &extra).map_err(write_failed)?;
         for error in &self.live.errors {
             eprintln!("error: writing the output {error}; it is incomplete");
         }

@@ -9,6 +9,7 @@ use super::loadwit::scenario::types::Tags;
 impl Host for VuState {
     fn check(&mut self, name: String, passed: bool, tags: Tags) -> wasmtime::Result<bool> {
         let context = &mut self.context;
+        context.trace.check(&name, passed);
         let tags = if tags.is_empty() {
             context.tags.with("check", name)
         } else {

@@ -22,6 +22,7 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::recorder::Recorder;
+use crate::trace::VuTrace;
 
 pub(crate) use http::{HttpClient, HttpRun, TlsConfigs};
 
@@ -82,6 +83,8 @@ pub(crate) struct VuContext {
     pub(crate) tags: TagSet,
     pub(crate) http: HttpClient,
     pub(crate) recorder: Recorder,
+    /// The running iteration's trace; off unless the run is traced.
+    pub(crate) trace: VuTrace,
     /// How late the running iteration started against its schedule; set
     /// only by arrival-rate executors, so HTTP samples can also be
     /// measured from their intended start.

@@ -9,17 +9,19 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method as HttpMethod, Request as HttpRequest};
 use loadwit_metrics::HttpTimings;
+use loadwit_otel::{ClosedSpan, IterationTrace, RequestSpan};
 use url::Url;
 
 use super::connect::{Origin, Pool, Proto};
 use super::cookies::Jar;
-use super::error::error;
+use super::error::{error, error_code};
 use super::exchange::{BodyPolicy, Marks, Received, body, exchange};
 use super::names::{NameCache, NameGuard};
 use crate::host::loadwit::scenario::types::{
     BodyMode, ErrorKind, HttpError, Method, Request, Response, Timings,
 };
 use crate::options::HttpSettings;
+use crate::trace;
 
 /// How long a request may take when the scenario sets no timeout, as k6.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -84,6 +86,8 @@ pub(crate) struct Hop {
     pub(crate) received: u64,
     pub(crate) proto: Option<Proto>,
     pub(crate) tls_version: Option<&'static str>,
+    /// The hop's client span, when the iteration is traced.
+    pub(crate) span: Option<ClosedSpan>,
 }
 
 /// A request's hops and what the guest gets back.
@@ -126,8 +130,9 @@ impl HttpClient {
             .expect("a VU's jar lock is never poisoned")
     }
 
-    /// Sends `request`, following redirects, within its timeout.
-    pub(crate) async fn fetch(&self, request: Request) -> Fetched {
+    /// Sends `request`, following redirects, within its timeout. With a
+    /// `trace`, each hop gets a client span and carries its trace context.
+    pub(crate) async fn fetch(&self, request: Request, trace: Option<&IterationTrace>) -> Fetched {
         let mut fetched = Fetched {
             hops: Vec::new(),
             name: request.name.clone(),
@@ -139,16 +144,21 @@ impl HttpClient {
             Err((method, url, error)) => {
                 fetched
                     .hops
-                    .push(Hop::failed_early(method, url, error.kind));
+                    .push(Hop::failed_early(method, url, error.kind, trace));
                 fetched.result = Err(error);
                 return fetched;
             }
         };
-        fetched.result = self.follow(prepared, &mut fetched.hops).await;
+        fetched.result = self.follow(prepared, &mut fetched.hops, trace).await;
         fetched
     }
 
-    async fn follow(&self, mut req: Prepared, hops: &mut Vec<Hop>) -> Result<Response, HttpError> {
+    async fn follow(
+        &self,
+        mut req: Prepared,
+        hops: &mut Vec<Hop>,
+        trace: Option<&IterationTrace>,
+    ) -> Result<Response, HttpError> {
         let deadline = tokio::time::Instant::now() + req.timeout;
         let shared = Shared {
             settings: &self.run.settings,
@@ -161,9 +171,11 @@ impl HttpClient {
                     req.method.to_string(),
                     req.url.to_string(),
                     e.kind,
+                    trace,
                 ));
             })?;
-            let request = self.http_request(&req);
+            let span = trace::request_span(trace, req.method.as_str(), req.url.as_str());
+            let request = self.http_request(&req, span.as_ref());
             let mut marks = Marks::new();
             let result = tokio::time::timeout_at(
                 deadline,
@@ -190,7 +202,7 @@ impl HttpClient {
                     ))
                 }
                 (Some(next), Ok(received)) if req.max_redirects > 0 => {
-                    hops.push(req.hop(&marks, Ok(received.status)));
+                    hops.push(req.hop(&marks, Ok(received.status), span));
                     req.redirect(next, received.status);
                     redirects += 1;
                     continue;
@@ -200,15 +212,24 @@ impl HttpClient {
             hops.push(req.hop(
                 &marks,
                 result.as_ref().map(|r| r.status).map_err(|e| e.kind),
+                span,
             ));
             return result.map(|received| req.response(received, &marks));
         }
     }
 
     /// The wire request for the current hop: the scenario's headers, then
-    /// the defaults it did not set, then the jar's cookies.
-    fn http_request(&self, req: &Prepared) -> HttpRequest<super::connect::Body> {
+    /// the defaults and trace context it did not set, then the jar's
+    /// cookies.
+    fn http_request(
+        &self,
+        req: &Prepared,
+        span: Option<&RequestSpan>,
+    ) -> HttpRequest<super::connect::Body> {
         let mut headers = req.headers.clone();
+        if let Some(span) = span {
+            inject(&mut headers, span);
+        }
         if !headers.contains_key(USER_AGENT)
             && let Ok(agent) = HeaderValue::from_str(&self.run.settings.user_agent)
         {
@@ -325,12 +346,19 @@ impl Prepared {
         }
     }
 
-    fn hop(&self, marks: &Marks, outcome: Result<u16, ErrorKind>) -> Hop {
+    fn hop(
+        &self,
+        marks: &Marks,
+        outcome: Result<u16, ErrorKind>,
+        span: Option<RequestSpan>,
+    ) -> Hop {
         let (sent, received) = marks.bytes();
+        let failed = outcome.map_or(true, |status| !self.expected(status));
         Hop {
             method: self.method.to_string(),
             url: self.url.to_string(),
-            failed: outcome.map_or(true, |status| !self.expected(status)),
+            span: trace::close(span, outcome.map_err(error_code), failed),
+            failed,
             outcome,
             timings: marks.timings(),
             sent,
@@ -354,9 +382,17 @@ impl Prepared {
 }
 
 impl Hop {
-    /// A request that failed before it could be sent.
-    fn failed_early(method: String, url: String, kind: ErrorKind) -> Self {
+    /// A request that failed before it could be sent; traced like any
+    /// other, so every sample has its span.
+    fn failed_early(
+        method: String,
+        url: String,
+        kind: ErrorKind,
+        trace: Option<&IterationTrace>,
+    ) -> Self {
+        let span = trace::request_span(trace, &method, &url);
         Hop {
+            span: trace::close(span, Err(error_code(kind)), true),
             method,
             url,
             outcome: Err(kind),
@@ -366,6 +402,20 @@ impl Hop {
             received: 0,
             proto: None,
             tls_version: None,
+        }
+    }
+}
+
+/// Adds the span's trace-context headers, unless the scenario set a header
+/// of the same name itself: its own propagation wins.
+fn inject(headers: &mut HeaderMap, span: &RequestSpan) {
+    for (name, value) in span.headers() {
+        let name = HeaderName::from_static(name);
+        if headers.contains_key(&name) {
+            continue;
+        }
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(name, value);
         }
     }
 }

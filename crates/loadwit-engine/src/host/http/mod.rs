@@ -43,8 +43,11 @@ impl VuContext {
         &mut self.http
     }
 
-    /// Records one sample per hop of `fetched`.
-    fn record(&mut self, fetched: &Fetched) {
+    /// Records one sample per hop of `fetched`, and hands the hops' spans
+    /// to the iteration's trace.
+    fn record(&mut self, fetched: &mut Fetched) {
+        self.trace
+            .add(fetched.hops.iter_mut().filter_map(|hop| hop.span.take()));
         for hop in &fetched.hops {
             let raw_name = fetched.name.as_deref().unwrap_or(&hop.url);
             let name = self.http.names.tag(&self.http.run.names, raw_name);
@@ -92,18 +95,23 @@ impl VuContext {
 
 impl Host for VuState {
     async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
-        let fetched = self.context.http_now().fetch(request).await;
-        self.context.record(&fetched);
+        let context = &mut self.context;
+        context.http.enter_iteration(context.iteration);
+        let trace = context.trace.current();
+        let mut fetched = context.http.fetch(request, trace).await;
+        self.context.record(&mut fetched);
         self.guest_since = Instant::now();
         fetched.result
     }
 
     async fn batch(&mut self, requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
-        let client = self.context.http_now();
-        let all = join_all(requests.into_iter().map(|r| client.fetch(r))).await;
+        let context = &mut self.context;
+        context.http.enter_iteration(context.iteration);
+        let (client, trace) = (&context.http, context.trace.current());
+        let all = join_all(requests.into_iter().map(|r| client.fetch(r, trace))).await;
         let mut results = Vec::with_capacity(all.len());
-        for fetched in all {
-            self.context.record(&fetched);
+        for mut fetched in all {
+            self.context.record(&mut fetched);
             results.push(fetched.result);
         }
         self.guest_since = Instant::now();

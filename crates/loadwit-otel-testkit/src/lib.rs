@@ -1,8 +1,13 @@
-//! Real OTLP receivers and a target for the tests, all on 127.0.0.1.
+//! Real OTLP receivers and a target for loadwit's tests, all on 127.0.0.1.
 //!
 //! Each runs on its own tokio runtime in a background thread, so tests
 //! stay synchronous like the engine's callers, and blocking calls such as
-//! `Otel::shutdown` never starve the receiver.
+//! `Otel::shutdown` never starve the receiver. The receivers decode every
+//! export with `opentelemetry-proto`, over gRPC (tonic) or HTTP/protobuf
+//! (axum), and keep it for the test to inspect; a collector that never
+//! answers and an address where nothing listens stand in for a collector
+//! that is down. `loadwit-otel`'s own tests and the end-to-end tests of
+//! the `loadwit` binary share them.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -22,7 +27,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     trace_service_server::{TraceService, TraceServiceServer},
 };
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
-use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::metrics::v1::{Metric, metric, number_data_point};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use tokio::net::TcpListener;
@@ -35,6 +40,8 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 pub struct Received {
     traces: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
     metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
+    /// The headers (gRPC metadata) of every export, traces and metrics.
+    headers: Arc<Mutex<Vec<HeaderMap>>>,
 }
 
 impl Received {
@@ -68,6 +75,19 @@ impl Received {
             .flat_map(|r| &r.scope_metrics)
             .flat_map(|s| s.metrics.iter().cloned())
             .collect()
+    }
+
+    /// The value of header `name` on every export, in arrival order.
+    pub fn header(&self, name: &str) -> Vec<Option<String>> {
+        let headers = self.headers.lock().expect("lock");
+        headers
+            .iter()
+            .map(|h| h.get(name).and_then(|v| v.to_str().ok()).map(String::from))
+            .collect()
+    }
+
+    fn keep_headers(&self, headers: HeaderMap) {
+        self.headers.lock().expect("lock").push(headers);
     }
 
     /// How many metric export requests arrived.
@@ -142,6 +162,7 @@ impl TraceService for Received {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.keep_headers(request.metadata().clone().into_headers());
         self.traces.lock().expect("lock").push(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
@@ -153,6 +174,7 @@ impl MetricsService for Received {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.keep_headers(request.metadata().clone().into_headers());
         self.metrics
             .lock()
             .expect("lock")
@@ -161,13 +183,19 @@ impl MetricsService for Received {
     }
 }
 
-async fn http_traces(State(received): State<Received>, body: Bytes) -> Vec<u8> {
+async fn http_traces(State(received): State<Received>, headers: HeaderMap, body: Bytes) -> Vec<u8> {
+    received.keep_headers(headers);
     let request = ExportTraceServiceRequest::decode(body).expect("protobuf trace export");
     received.traces.lock().expect("lock").push(request);
     ExportTraceServiceResponse::default().encode_to_vec()
 }
 
-async fn http_metrics(State(received): State<Received>, body: Bytes) -> Vec<u8> {
+async fn http_metrics(
+    State(received): State<Received>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Vec<u8> {
+    received.keep_headers(headers);
     let request = ExportMetricsServiceRequest::decode(body).expect("protobuf metrics export");
     received.metrics.lock().expect("lock").push(request);
     ExportMetricsServiceResponse::default().encode_to_vec()
@@ -285,4 +313,89 @@ pub fn attr(attributes: &[KeyValue], key: &str) -> Option<String> {
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The metrics named `name`, one per export.
+pub fn named<'a>(metrics: &'a [Metric], name: &str) -> Vec<&'a Metric> {
+    metrics.iter().filter(|m| m.name == name).collect()
+}
+
+/// The sum of every point of the sum metric `name`, over all exports.
+pub fn sum_of(metrics: &[Metric], name: &str) -> f64 {
+    let points = named(metrics, name)
+        .into_iter()
+        .flat_map(|m| match &m.data {
+            Some(metric::Data::Sum(sum)) => sum.data_points.clone(),
+            _ => Vec::new(),
+        });
+    points
+        .map(|p| match p.value {
+            Some(number_data_point::Value::AsDouble(v)) => v,
+            Some(number_data_point::Value::AsInt(v)) => v as f64,
+            None => 0.0,
+        })
+        .sum()
+}
+
+/// The count of every point of the histogram `name`, over all exports;
+/// asserts each point's buckets add up to its count.
+pub fn histogram_count(metrics: &[Metric], name: &str) -> u64 {
+    let points = named(metrics, name)
+        .into_iter()
+        .flat_map(|m| match &m.data {
+            Some(metric::Data::ExponentialHistogram(h)) => h.data_points.clone(),
+            _ => Vec::new(),
+        });
+    points
+        .map(|p| {
+            let buckets: u64 = p.positive.map_or(0, |b| b.bucket_counts.iter().sum());
+            assert_eq!(
+                buckets + p.zero_count,
+                p.count,
+                "buckets add up to the count"
+            );
+            p.count
+        })
+        .sum()
+}
+
+/// The sum of every point of the histogram `name`, over all exports.
+pub fn histogram_sum(metrics: &[Metric], name: &str) -> f64 {
+    named(metrics, name)
+        .into_iter()
+        .flat_map(|m| match &m.data {
+            Some(metric::Data::ExponentialHistogram(h)) => h.data_points.clone(),
+            _ => Vec::new(),
+        })
+        .filter_map(|p| p.sum)
+        .sum()
+}
+
+/// The values of every point of the gauge `name`, in arrival order.
+pub fn gauge_values(metrics: &[Metric], name: &str) -> Vec<f64> {
+    named(metrics, name)
+        .into_iter()
+        .flat_map(|m| match &m.data {
+            Some(metric::Data::Gauge(gauge)) => gauge.data_points.clone(),
+            _ => Vec::new(),
+        })
+        .filter_map(|p| match p.value {
+            Some(number_data_point::Value::AsDouble(v)) => Some(v),
+            Some(number_data_point::Value::AsInt(v)) => Some(v as f64),
+            None => None,
+        })
+        .collect()
+}
+
+/// Data points of every kind in `metrics`.
+pub fn count_points(metrics: &[Metric]) -> u64 {
+    metrics
+        .iter()
+        .map(|m| match &m.data {
+            Some(metric::Data::Sum(s)) => s.data_points.len(),
+            Some(metric::Data::Gauge(g)) => g.data_points.len(),
+            Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
+            _ => 0,
+        } as u64)
+        .sum()
 }
