@@ -2,6 +2,7 @@
 //! the `loadwit` binary as a real process.
 
 mod bad_input;
+mod distributed;
 mod executors;
 mod flagship;
 mod http_client;

@@ -1,13 +1,18 @@
 //! `loadwit`: runs WebAssembly load-test scenarios and reports on them.
 
+mod agent_watch;
 mod banner;
 mod commands;
+mod coordinator;
 mod diagnosis;
 mod exit;
+mod fleet;
 mod live;
 mod output;
 mod progress;
+mod segments;
 mod settings;
+mod shim;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

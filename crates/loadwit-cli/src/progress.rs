@@ -2,6 +2,7 @@
 //! ten seconds otherwise (CI logs), nothing with `--quiet`.
 
 use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -27,15 +28,34 @@ enum Mode {
         next: Duration,
     },
     Bars {
-        _multi: MultiProgress,
+        multi: MultiProgress,
         bars: Vec<ProgressBar>,
+        /// One line per footer line, added as the footer grows.
+        notes: Vec<ProgressBar>,
     },
+}
+
+/// Lines shown under the scenarios' progress, set from outside the
+/// display: a coordinator's per-agent health.
+#[derive(Clone, Default)]
+pub struct Footer(Arc<Mutex<Vec<String>>>);
+
+impl Footer {
+    /// Replaces the lines; the next update shows them.
+    pub fn set(&self, lines: Vec<String>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = lines;
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// The progress display of one run.
 pub struct Progress {
     scenarios: Vec<ScenarioInfo>,
     mode: Mode,
+    footer: Footer,
 }
 
 impl Progress {
@@ -60,7 +80,16 @@ impl Progress {
         } else {
             Mode::Plain { next: PLAIN_EVERY }
         };
-        Progress { scenarios, mode }
+        Progress {
+            scenarios,
+            mode,
+            footer: Footer::default(),
+        }
+    }
+
+    /// The handle that sets the lines under the scenarios.
+    pub fn footer(&self) -> Footer {
+        self.footer.clone()
     }
 
     /// Shows the state `elapsed` into the run.
@@ -71,9 +100,10 @@ impl Progress {
                 if elapsed >= *next {
                     *next += PLAIN_EVERY;
                     print_lines(&self.scenarios, total, elapsed);
+                    print_footer(&self.footer.lines());
                 }
             }
-            Mode::Bars { bars, .. } => {
+            Mode::Bars { multi, bars, notes } => {
                 for (bar, scenario) in bars.iter().zip(&self.scenarios) {
                     let own = elapsed
                         .saturating_sub(scenario.start)
@@ -81,6 +111,7 @@ impl Progress {
                     bar.set_position(own.as_millis() as u64);
                     bar.set_message(stats(scenario, total, elapsed));
                 }
+                show_footer(multi, notes, self.footer.lines());
             }
         }
     }
@@ -91,9 +122,13 @@ impl Progress {
             Mode::Quiet => {}
             Mode::Plain { .. } => {
                 print_lines(&self.scenarios, total, elapsed);
+                print_footer(&self.footer.lines());
                 println!();
             }
-            Mode::Bars { bars, .. } => bars.iter().for_each(ProgressBar::finish_and_clear),
+            Mode::Bars { bars, notes, .. } => bars
+                .iter()
+                .chain(notes)
+                .for_each(ProgressBar::finish_and_clear),
         }
     }
 }
@@ -113,9 +148,30 @@ fn bars(scenarios: &[ScenarioInfo]) -> Mode {
         })
         .collect();
     Mode::Bars {
-        _multi: multi,
+        multi,
         bars,
+        notes: Vec::new(),
     }
+}
+
+/// Draws the footer's lines under the bars, one plain line each.
+fn show_footer(multi: &MultiProgress, notes: &mut Vec<ProgressBar>, lines: Vec<String>) {
+    while notes.len() < lines.len() {
+        let note = multi.add(ProgressBar::new(1));
+        note.set_style(ProgressStyle::with_template("{msg}").expect("the template is valid"));
+        notes.push(note);
+    }
+    for (note, line) in notes.iter().zip(lines) {
+        note.set_message(line);
+    }
+}
+
+fn print_footer(lines: &[String]) {
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        writeln!(stdout, "{line}").ok();
+    }
+    stdout.flush().ok();
 }
 
 fn print_lines(scenarios: &[ScenarioInfo], total: &Aggregate, elapsed: Duration) {

@@ -30,6 +30,6 @@ pub use error::{LoadError, RunError};
 pub use host::{WIT_PACKAGE, WIT_VERSION};
 pub use options::{Executor, HttpOptions, Options, OptionsError, Plan, ScenarioPlan, Stage};
 pub use recorder::{Live, Observer};
-pub use run::{Report, Test, TestError};
+pub use run::{Report, Setup, Share, Teardown, Test, TestError};
 pub use sandbox::ComponentFile;
 pub use stop::{Stop, StopLevel, StopReason};

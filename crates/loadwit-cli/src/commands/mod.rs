@@ -1,10 +1,13 @@
 //! One module per subcommand.
 
+mod agent;
 mod build;
+mod coordinate;
 mod http_flags;
 mod inspect;
 mod new;
 mod run;
+mod tls_flags;
 
 use clap::Subcommand;
 
@@ -16,6 +19,8 @@ pub enum Command {
     New(new::NewArgs),
     Build(build::BuildArgs),
     Inspect(inspect::InspectArgs),
+    Coordinate(Box<coordinate::CoordinateArgs>),
+    Agent(agent::AgentArgs),
 }
 
 /// Runs the command and returns how the process should exit.
@@ -25,5 +30,7 @@ pub fn dispatch(command: Command) -> ExitCode {
         Command::New(args) => new::run(args),
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Coordinate(args) => coordinate::run(*args),
+        Command::Agent(args) => agent::run(args),
     }
 }

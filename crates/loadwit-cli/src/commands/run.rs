@@ -15,14 +15,14 @@ use loadwit_metrics::{RunInfo, Summary, ThresholdOutcome, Thresholds};
 use super::http_flags::HttpFlags;
 use crate::exit::ExitCode;
 use crate::live::{LiveOutcome, Watch};
-use crate::output::{OutSpec, SampleWriter, junit};
+use crate::output::{OutSpec, junit};
 use crate::progress::Progress;
 use crate::settings::{self, Settings};
 use crate::{banner, diagnosis};
 
 /// How often the aggregator closes a time-series bucket, evaluates
 /// `abortOnFail` thresholds and refreshes progress.
-const LIVE_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const LIVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Runs a scenario component against its target and prints a summary.
 ///
@@ -151,13 +151,13 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 /// An error that ends the command, with the exit code it maps to.
-struct Failure {
-    error: anyhow::Error,
-    code: ExitCode,
+pub(crate) struct Failure {
+    pub error: anyhow::Error,
+    pub code: ExitCode,
 }
 
 impl Failure {
-    fn new(code: ExitCode, error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn new(code: ExitCode, error: impl Into<anyhow::Error>) -> Self {
         Self {
             error: error.into(),
             code,
@@ -174,6 +174,72 @@ fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
 }
 
 async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
+    let Resolved {
+        test,
+        plan,
+        thresholds,
+        settings,
+        ..
+    } = resolve(args).await?;
+
+    let mut stdout = io::stdout().lock();
+    if args.dry_run {
+        banner::print_plan(&mut stdout, &args.file, &plan).ok();
+        return Ok(ExitCode::Success);
+    }
+    banner::print(&mut stdout, &args.file, &plan).ok();
+    drop(stdout);
+
+    let stop = Stop::default();
+    let (live, outcome) = live(args, &plan, &thresholds, &settings, &stop)?;
+    let test = test.with_live(live);
+    let signals = tokio::spawn(stop_on_signals(stop.clone()));
+    let env = args.env_map();
+    let result = test.run(&plan, &env, &stop).await;
+    signals.abort();
+    let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
+    let results = Results {
+        args,
+        thresholds: &thresholds,
+        settings: &settings,
+        live: outcome,
+        extra_json: Vec::new(),
+    };
+
+    match result {
+        Ok(report) => results.finish(report),
+        Err(TestError::Setup { error, aggregate }) => {
+            results.finish(Report {
+                aggregate: *aggregate,
+                elapsed: Duration::ZERO,
+                vus_max: 0,
+                vus_timeline: Vec::new(),
+                stopped: stop.level(),
+                teardown: None,
+            })?;
+            Err(Failure::new(
+                ExitCode::ScenarioFailed,
+                anyhow::anyhow!(error),
+            ))
+        }
+        Err(error) => Err(load_failure(error)),
+    }
+}
+
+/// A loaded component and everything its options resolved to.
+pub(crate) struct Resolved {
+    pub test: Test,
+    /// Every layer stacked: the component's, `--config`, variables,
+    /// flags.
+    pub options: Options,
+    pub plan: Plan,
+    pub thresholds: Thresholds,
+    pub settings: Settings,
+}
+
+/// Loads the component and resolves its options under `--config`, the
+/// `LOADWIT_*` variables and the flags, into a plan with the run's tags.
+pub(crate) async fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
     let test = Test::load(&args.file, super::build::cache_dir())
         .await
         .map_err(load_failure)?;
@@ -191,53 +257,49 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::new(ExitCode::InvalidConfig, anyhow::anyhow!(e)))?;
     add_run_tags(&mut plan, &settings, &args.tags);
     warn_unknown_options(&options);
+    Ok(Resolved {
+        test,
+        options,
+        plan,
+        thresholds,
+        settings,
+    })
+}
 
-    let mut stdout = io::stdout().lock();
-    if args.dry_run {
-        banner::print_plan(&mut stdout, &args.file, &plan).ok();
-        return Ok(ExitCode::Success);
+impl RunArgs {
+    /// The component file.
+    pub(crate) fn file(&self) -> &Path {
+        &self.file
     }
-    banner::print(&mut stdout, &args.file, &plan).ok();
-    drop(stdout);
 
-    let stop = Stop::default();
-    let (live, outcome) = live(args, &plan, &thresholds, &settings, &stop)?;
-    let test = test.with_live(live);
-    let signals = tokio::spawn(stop_on_signals(stop.clone()));
-    let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
-    let result = test.run(&plan, &env, &stop).await;
-    signals.abort();
-    let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
-    let results = Results {
-        args,
-        thresholds: &thresholds,
-        settings: &settings,
-        live: outcome,
-    };
+    /// Whether only the plan is to be printed.
+    pub(crate) fn dry_run(&self) -> bool {
+        self.dry_run
+    }
 
-    match result {
-        Ok(report) => results.finish(report),
-        Err(TestError::Setup { error, aggregate }) => {
-            let report = Report {
-                aggregate: *aggregate,
-                elapsed: Duration::ZERO,
-                vus_max: 0,
-                vus_timeline: Vec::new(),
-                stopped: stop.level(),
-                teardown: None,
-            };
-            results.finish(report)?;
-            Err(Failure::new(
-                ExitCode::ScenarioFailed,
-                anyhow::anyhow!(error),
-            ))
-        }
-        Err(error) => Err(load_failure(error)),
+    /// Whether progress is hidden.
+    pub(crate) fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// The `--tag` flags.
+    pub(crate) fn tags(&self) -> &[(String, String)] {
+        &self.tags
+    }
+
+    /// The `--out` flags.
+    pub(crate) fn outputs(&self) -> &[OutSpec] {
+        &self.out
+    }
+
+    /// What the scenario's env lookups see.
+    pub(crate) fn env_map(&self) -> BTreeMap<String, String> {
+        self.env.iter().cloned().collect()
     }
 }
 
 /// Run tags under each scenario's own: the options' `tags`, then `--tag`.
-fn add_run_tags(plan: &mut Plan, settings: &Settings, flags: &[(String, String)]) {
+pub(crate) fn add_run_tags(plan: &mut Plan, settings: &Settings, flags: &[(String, String)]) {
     let mut run_tags = settings.run_tags.clone();
     run_tags.extend(flags.iter().cloned());
     for scenario in &mut plan.scenarios {
@@ -256,13 +318,7 @@ fn live(
     settings: &Settings,
     stop: &Stop,
 ) -> Result<(Live, Arc<Mutex<LiveOutcome>>), Failure> {
-    let mut writers: Vec<(PathBuf, Box<dyn SampleWriter>)> = Vec::new();
-    for spec in &args.out {
-        let writer = spec
-            .open()
-            .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
-        writers.push((spec.path().to_path_buf(), writer));
-    }
+    let writers = open_outputs(&args.out)?;
     let progress = Progress::new(plan, args.quiet);
     let (watch, outcome) = Watch::new(
         thresholds.clone(),
@@ -279,18 +335,33 @@ fn live(
     Ok((live, outcome))
 }
 
+/// Opens every `--out` file.
+pub(crate) fn open_outputs(specs: &[OutSpec]) -> Result<crate::live::Writers, Failure> {
+    let mut writers: crate::live::Writers = Vec::new();
+    for spec in specs {
+        let writer = spec
+            .open()
+            .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+        writers.push((spec.path().to_path_buf(), writer));
+    }
+    Ok(writers)
+}
+
 /// Everything the end of a run reports from.
-struct Results<'a> {
-    args: &'a RunArgs,
-    thresholds: &'a Thresholds,
-    settings: &'a Settings,
-    live: LiveOutcome,
+pub(crate) struct Results<'a> {
+    pub args: &'a RunArgs,
+    pub thresholds: &'a Thresholds,
+    pub settings: &'a Settings,
+    pub live: LiveOutcome,
+    /// Keys added to the JSON summary beside k6's (a distributed run's
+    /// `agents`).
+    pub extra_json: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Results<'_> {
     /// Prints and writes the summary and reports, then decides the exit
     /// code.
-    fn finish(self, report: Report) -> Result<ExitCode, Failure> {
+    pub(crate) fn finish(self, report: Report) -> Result<ExitCode, Failure> {
         let outcomes = self.thresholds.evaluate(&report.aggregate, report.elapsed);
         let info = RunInfo {
             elapsed: report.elapsed,
@@ -316,7 +387,11 @@ impl Results<'_> {
         self.report_aborts();
         let write_failed = |e| Failure::new(ExitCode::ScenarioFailed, e);
         if let Some(path) = &self.args.summary_export {
-            write_json(path, &summary.to_json()).map_err(write_failed)?;
+            let mut json = summary.to_json();
+            for (key, value) in &self.extra_json {
+                json[*key] = value.clone();
+            }
+            write_json(path, &json).map_err(write_failed)?;
         }
         if let Some(path) = &self.args.junit {
             junit::write(path, &summary).map_err(write_failed)?;
@@ -370,7 +445,7 @@ fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write the summary to `{}`", path.display()))
 }
 
-fn load_failure(error: TestError) -> Failure {
+pub(crate) fn load_failure(error: TestError) -> Failure {
     let code = match error {
         TestError::Options(_) => ExitCode::InvalidConfig,
         _ => ExitCode::ScenarioFailed,
@@ -425,7 +500,7 @@ fn warn_unknown_options(options: &Options) {
 }
 
 /// Escalates the stop on each Ctrl-C or SIGTERM: graceful, then hard.
-async fn stop_on_signals(stop: Stop) {
+pub(crate) async fn stop_on_signals(stop: Stop) {
     let Ok(mut terminate) =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
     else {
@@ -445,7 +520,7 @@ async fn stop_on_signals(stop: Stop) {
     }
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     loadwit_engine::options::parse_duration(text)
 }
 
