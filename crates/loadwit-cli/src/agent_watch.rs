@@ -4,7 +4,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::shim::EncodeShim;
 use loadwit_dist::cpu::CpuMeter;
 use loadwit_dist::protocol::Delta;
 use loadwit_engine::{Observer, Plan, Stop, StopReason};

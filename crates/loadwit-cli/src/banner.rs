@@ -44,10 +44,20 @@ fn header(out: &mut impl Write, path: &Path, plan: &Plan) -> io::Result<()> {
         "  {count} scenario{plural}, up to {} VUs, {} max duration (incl. graceful stop)",
         plan.max_vus(),
         format_duration(plan.max_duration()),
-    )
+    )?;
+    if !plan.segment.is_whole() {
+        writeln!(
+            out,
+            "  segment {} of the sequence {}: this runner's share",
+            plan.segment, plan.sequence
+        )?;
+    }
+    Ok(())
 }
 
-fn describe_scenario(scenario: &ScenarioPlan) -> String {
+/// One line saying what a scenario runs, as the banner and a result
+/// file's header show it.
+pub fn describe_scenario(scenario: &ScenarioPlan) -> String {
     let start = if scenario.start_time.is_zero() {
         String::new()
     } else {

@@ -12,12 +12,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::shim::EncodeShim;
 use clap::ValueEnum;
 use loadwit_dist::protocol::agent_message::Kind as FromAgent;
 use loadwit_dist::protocol::coordinator_message::Kind as ToAgent;
 use loadwit_dist::protocol::{self, Delta};
-use loadwit_engine::{Observer, Plan, RunError, Stop, StopLevel, Test, TestError};
+use loadwit_engine::{Observer, Plan, RunError, SegmentSequence, Stop, StopLevel, Test, TestError};
 use loadwit_metrics::Aggregate;
 
 use crate::fleet::{AgentState, Event, Fleet};
@@ -166,16 +165,17 @@ impl Coordinator {
         })
     }
 
-    /// Hands every agent its share.
+    /// Hands every agent its share: agent `i` of `N` runs the `i`-th of
+    /// `N` equal segments.
     async fn assign(&self, assignment: &Assignment) {
         let count = self.fleet.agents.len();
-        for index in 0..count {
-            let (segment, sequence) = crate::segments::describe(index, count);
+        let sequence = SegmentSequence::even(count as u64);
+        for (index, segment) in sequence.segments().enumerate() {
             let assign = protocol::Assign {
                 component_hash: assignment.hash.clone(),
                 component_name: assignment.name.clone(),
-                segment,
-                sequence,
+                segment: segment.to_string(),
+                sequence: sequence.to_string(),
                 options_json: assignment.options_json.clone(),
                 env: assignment.env.clone().into_iter().collect(),
                 interval_ms: assignment.interval.as_millis() as u64,

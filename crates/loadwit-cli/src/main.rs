@@ -10,9 +10,8 @@ mod fleet;
 mod live;
 mod output;
 mod progress;
-mod segments;
+mod report;
 mod settings;
-mod shim;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

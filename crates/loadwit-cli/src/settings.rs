@@ -49,6 +49,16 @@ impl Settings {
     }
 }
 
+/// The options that shape the summary (`summaryTrendStats`,
+/// `summaryTimeUnit`), raw, as a result file carries them to `loadwit
+/// merge`; [`Settings::from_options`] reads them back.
+pub fn summary_options(extra: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    ["summaryTrendStats", "summaryTimeUnit"]
+        .into_iter()
+        .filter_map(|key| Some((key.to_owned(), extra.get(key)?.clone())))
+        .collect()
+}
+
 fn string_map(field: &str, value: &Value) -> Result<BTreeMap<String, String>, String> {
     let wrong =
         || format!("`{field}` must map tag names to strings; write it like {{\"env\": \"ci\"}}");

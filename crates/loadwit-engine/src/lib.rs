@@ -28,7 +28,10 @@ mod vu;
 
 pub use error::{LoadError, RunError};
 pub use host::{WIT_PACKAGE, WIT_VERSION};
-pub use options::{Executor, HttpOptions, Options, OptionsError, Plan, ScenarioPlan, Stage};
+pub use options::{
+    ExecutionSegment, Executor, HttpOptions, Options, OptionsError, Plan, ScenarioPlan,
+    SegmentError, SegmentSequence, Stage,
+};
 pub use recorder::{Live, Observer};
 pub use run::{Report, Setup, Share, Teardown, Test, TestError};
 pub use sandbox::ComponentFile;

@@ -9,13 +9,18 @@ use crate::tags::TagSet;
 use crate::trend::Trend;
 
 mod custom;
+mod encode;
 mod failures;
 mod series;
 #[cfg(test)]
 mod tests;
 
+pub use encode::{AGGREGATE_FORMAT_VERSION, DecodeError};
 pub use failures::{FailureLog, MAX_FAILURE_MESSAGE_LEN, MAX_FAILURE_MESSAGES};
 use series::{Accumulated, CheckSeries, GaugeSeries, HttpSeries, IterationSeries, Part, absorb};
+
+/// Gauges that count VUs: runs side by side add them up.
+const CONCURRENT_GAUGES: [Builtin; 2] = [Builtin::Vus, Builtin::VusMax];
 
 /// The tag k6 puts on HTTP samples to tell expected responses from failed
 /// ones. HTTP series answer filters on it from their `failed` flag, so
@@ -258,6 +263,29 @@ impl Aggregate {
         }
         let series = self.trends.entry(metric).or_default();
         update(series, tags, Trend::default, |trend| trend.record(value));
+    }
+
+    /// Adds the aggregate of a run that ran side by side with this one,
+    /// as the segments of a distributed run do: as [`merge`], except that
+    /// the VU gauges (`vus`, `vus_max`) add up instead of the later
+    /// reading winning. Their last readings add exactly; their minimum
+    /// and maximum become the sums of the parts' extremes, bounds that
+    /// hold even when the parts' extremes came at different instants.
+    ///
+    /// [`merge`]: Aggregate::merge
+    pub fn merge_concurrent(&mut self, other: &Aggregate) {
+        let mine: Vec<_> = CONCURRENT_GAUGES
+            .iter()
+            .map(|metric| self.gauges.remove(metric))
+            .collect();
+        self.merge(other);
+        for (metric, mine) in CONCURRENT_GAUGES.iter().zip(mine) {
+            let Some(mine) = mine else { continue };
+            let total = self.gauges.entry(*metric).or_default();
+            for (tags, gauge) in mine {
+                total.entry(tags).or_default().add(&gauge);
+            }
+        }
     }
 
     /// Adds everything `other` holds, exactly: histograms are added,

@@ -93,8 +93,8 @@ mod threshold;
 mod trend;
 
 pub use aggregate::{
-    Aggregate, CheckCount, EXPECTED_RESPONSE, FailureLog, MAX_FAILURE_MESSAGE_LEN,
-    MAX_FAILURE_MESSAGES, MetricValue, RequestCount, RequestOutcome,
+    AGGREGATE_FORMAT_VERSION, Aggregate, CheckCount, DecodeError, EXPECTED_RESPONSE, FailureLog,
+    MAX_FAILURE_MESSAGE_LEN, MAX_FAILURE_MESSAGES, MetricValue, RequestCount, RequestOutcome,
 };
 pub use format::{format_bytes, format_duration};
 pub use metric::{

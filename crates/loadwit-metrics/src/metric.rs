@@ -29,6 +29,20 @@ impl MetricKind {
     }
 }
 
+impl MetricKind {
+    /// The kind called `name` (`counter`, `gauge`, `rate`, `trend`).
+    pub fn from_name(name: &str) -> Option<MetricKind> {
+        [
+            MetricKind::Counter,
+            MetricKind::Gauge,
+            MetricKind::Rate,
+            MetricKind::Trend,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
+    }
+}
+
 impl fmt::Display for MetricKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -134,6 +134,32 @@ impl Trend {
         self.percentile(50.0)
     }
 
+    /// The exact statistics beside the histogram: count, minimum and
+    /// maximum in nanoseconds, and the sum in nanoseconds.
+    pub(crate) fn parts(&self) -> (u64, u64, u64, u128) {
+        (self.count, self.min_ns, self.max_ns, self.sum_ns)
+    }
+
+    /// A trend rebuilt from a histogram and the statistics [`parts`]
+    /// returned, as an encoded aggregate holds them.
+    ///
+    /// [`parts`]: Trend::parts
+    pub(crate) fn from_parts(
+        histogram: Histogram<u64>,
+        count: u64,
+        min_ns: u64,
+        max_ns: u64,
+        sum_ns: u128,
+    ) -> Trend {
+        Trend {
+            histogram,
+            count,
+            min_ns,
+            max_ns,
+            sum_ns,
+        }
+    }
+
     /// The underlying histogram, in microseconds.
     pub fn histogram(&self) -> &Histogram<u64> {
         &self.histogram

@@ -9,7 +9,9 @@ use clap::Args;
 use loadwit_dist::protocol::agent_message::Kind as ToCoordinator;
 use loadwit_dist::protocol::coordinator_message::Kind as FromCoordinator;
 use loadwit_dist::protocol::{self, AgentMessage, Assign, CoordinatorMessage};
-use loadwit_engine::{Live, Options, Plan, Share, Stop, StopReason, Test};
+use loadwit_engine::{
+    ExecutionSegment, Live, Options, Plan, SegmentSequence, Share, Stop, StopReason, Test,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
@@ -332,8 +334,17 @@ async fn load(wasm: &Path, assign: &Assign) -> Result<(Test, Plan, Settings), Fa
     let settings =
         Settings::from_options(&options.unknown).map_err(|e| invalid(anyhow::anyhow!(e)))?;
     run::add_run_tags(&mut plan, &settings, &[]);
-    let plan = crate::segments::cut(&plan, &assign.segment, &assign.sequence).map_err(invalid)?;
+    let plan = share_of(&plan, assign).map_err(invalid)?;
     Ok((test, plan, settings))
+}
+
+/// The agent's segment of `plan`, as the coordinator assigned it.
+fn share_of(plan: &Plan, assign: &Assign) -> anyhow::Result<Plan> {
+    let segment = ExecutionSegment::parse_range(&assign.segment)
+        .with_context(|| format!("the coordinator sent the segment `{}`", assign.segment))?;
+    let sequence = SegmentSequence::parse(&assign.sequence)
+        .with_context(|| format!("the coordinator sent the sequence `{}`", assign.sequence))?;
+    Ok(plan.segment(&segment, &sequence)?)
 }
 
 /// A share ready to run.

@@ -19,6 +19,7 @@ use crate::exit::ExitCode;
 use crate::fleet::Fleet;
 use crate::live::{LiveOutcome, Watch};
 use crate::output::OutSpec;
+use crate::output::result;
 use crate::progress::Progress;
 
 /// Runs one test across several `loadwit agent` processes, with one
@@ -98,6 +99,7 @@ pub fn run(args: CoordinateArgs) -> ExitCode {
 }
 
 async fn execute(args: &CoordinateArgs) -> Result<ExitCode, Failure> {
+    refuse_segment(&args.run)?;
     let resolved = run::resolve(&args.run).await?;
     refuse_sample_outputs(args.run.outputs())?;
     let mut stdout = io::stdout().lock();
@@ -148,6 +150,7 @@ async fn execute(args: &CoordinateArgs) -> Result<ExitCode, Failure> {
         footer,
     );
     let signals = tokio::spawn(run::stop_on_signals(stop.clone()));
+    let started_at = result::now_rfc3339();
     let driven = coordinator
         .drive(&resolved.test, &resolved.plan, &assignment)
         .await;
@@ -155,7 +158,19 @@ async fn execute(args: &CoordinateArgs) -> Result<ExitCode, Failure> {
     let _ = shutdown.send(());
 
     let live = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
-    report(args, &resolved, &coordinator, live, driven)
+    let ended = Ended {
+        started_at,
+        live,
+        driven,
+    };
+    report(args, &resolved, &coordinator, ended)
+}
+
+/// How the coordinated run ended, for the report.
+struct Ended {
+    started_at: String,
+    live: LiveOutcome,
+    driven: Result<Ran, Halt>,
 }
 
 /// Writes the summary and result files and decides the exit code.
@@ -163,18 +178,21 @@ fn report(
     args: &CoordinateArgs,
     resolved: &Resolved,
     coordinator: &Coordinator,
-    live: LiveOutcome,
-    driven: Result<Ran, Halt>,
+    ended: Ended,
 ) -> Result<ExitCode, Failure> {
-    let results = Results {
+    let mut results = Results {
         args: &args.run,
         thresholds: &resolved.thresholds,
         settings: &resolved.settings,
-        live,
+        options: &resolved.options,
+        plan: &resolved.plan,
+        started_at: ended.started_at,
+        live: ended.live,
+        setup_failed: false,
         extra_json: vec![("agents", coordinator.fleet.to_json())],
     };
     let stopped = coordinator.stop.level();
-    let (ran, halt) = match driven {
+    let (ran, halt) = match ended.driven {
         Ok(ran) => (ran, None),
         Err(Halt::Setup { error, aggregate }) => {
             let ran = Ran {
@@ -184,6 +202,7 @@ fn report(
                 teardown: None,
             };
             let failure = Failure::new(ExitCode::ScenarioFailed, anyhow::anyhow!(error));
+            results.setup_failed = true;
             (ran, Some(failure))
         }
         Err(Halt::NoAgents) => {
@@ -226,6 +245,25 @@ fn print_agents(coordinator: &Coordinator) {
             coordinator.fleet.agents.len()
         );
     }
+}
+
+/// A segment is one runner's share; the coordinator hands every agent
+/// its own.
+fn refuse_segment(args: &RunArgs) -> Result<(), Failure> {
+    let segment = args
+        .segment()
+        .resolve()
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+    if segment.is_some() {
+        return Err(Failure::new(
+            ExitCode::InvalidConfig,
+            anyhow::anyhow!(
+                "`--segment` picks one runner's share, and `loadwit coordinate` hands every \
+                 agent its own; leave it out"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Sample outputs are the agents' to write: the coordinator sees

@@ -5,8 +5,10 @@ mod build;
 mod coordinate;
 mod http_flags;
 mod inspect;
+mod merge;
 mod new;
 mod run;
+mod segment_flags;
 mod tls_flags;
 
 use clap::Subcommand;
@@ -21,6 +23,7 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     Coordinate(Box<coordinate::CoordinateArgs>),
     Agent(agent::AgentArgs),
+    Merge(merge::MergeArgs),
 }
 
 /// Runs the command and returns how the process should exit.
@@ -32,5 +35,6 @@ pub fn dispatch(command: Command) -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Coordinate(args) => coordinate::run(*args),
         Command::Agent(args) => agent::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }

@@ -1,7 +1,7 @@
 //! `loadwit run`: load a component, run its scenarios, report.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,15 +10,17 @@ use anyhow::Context;
 use clap::Args;
 use loadwit_engine::options::StageOptions;
 use loadwit_engine::{Live, Options, Plan, Report, Stop, StopLevel, Test, TestError};
-use loadwit_metrics::{RunInfo, Summary, ThresholdOutcome, Thresholds};
+use loadwit_metrics::{RunInfo, ThresholdOutcome, Thresholds};
 
 use super::http_flags::HttpFlags;
+use super::segment_flags::SegmentFlags;
 use crate::exit::ExitCode;
-use crate::live::{LiveOutcome, Watch};
-use crate::output::{OutSpec, junit};
+use crate::live::{LiveOutcome, Watch, Writers};
+use crate::output::OutSpec;
+use crate::output::result::{self, ResultHeader, stop_reason};
 use crate::progress::Progress;
 use crate::settings::{self, Settings};
-use crate::{banner, diagnosis};
+use crate::{banner, diagnosis, report};
 
 /// How often the aggregator closes a time-series bucket, evaluates
 /// `abortOnFail` thresholds and refreshes progress.
@@ -58,6 +60,10 @@ pub(crate) const LIVE_INTERVAL: Duration = Duration::from_secs(1);
 ///
 ///   # Every sample as NDJSON, and a JUnit report for CI
 ///   loadwit run shop_stress.wasm --out json=samples.ndjson --junit junit.xml
+///
+///   # The second of three runners of a distributed test, then the merge
+///   loadwit run shop_stress.wasm --segment 2/3 --out result=part2.result
+///   loadwit merge part1.result part2.result part3.result
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct RunArgs {
@@ -122,7 +128,9 @@ pub struct RunArgs {
     summary_export: Option<PathBuf>,
 
     /// Write every sample to a file as it is recorded: `json=FILE` for
-    /// k6's NDJSON layout, `csv=FILE` for k6's CSV layout.
+    /// k6's NDJSON layout, `csv=FILE` for k6's CSV layout; or write the
+    /// run's mergeable result at its end: `result=FILE`, which `loadwit
+    /// merge` combines with other segments' results.
     ///
     /// May be given several times.
     #[arg(short, long = "out", value_name = "KIND=FILE", value_parser = OutSpec::parse)]
@@ -137,6 +145,8 @@ pub struct RunArgs {
     quiet: bool,
     #[command(flatten)]
     http: HttpFlags,
+    #[command(flatten)]
+    segment: SegmentFlags,
 }
 
 /// Runs the command and maps its outcome to an exit code.
@@ -176,10 +186,10 @@ fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
 async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
     let Resolved {
         test,
+        options,
         plan,
         thresholds,
         settings,
-        ..
     } = resolve(args).await?;
 
     let mut stdout = io::stdout().lock();
@@ -194,33 +204,44 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
     let (live, outcome) = live(args, &plan, &thresholds, &settings, &stop)?;
     let test = test.with_live(live);
     let signals = tokio::spawn(stop_on_signals(stop.clone()));
+    let started_at = result::now_rfc3339();
     let env = args.env_map();
     let result = test.run(&plan, &env, &stop).await;
     signals.abort();
     let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
-    let results = Results {
+    let mut results = Results {
         args,
         thresholds: &thresholds,
         settings: &settings,
+        options: &options,
+        plan: &plan,
+        started_at,
         live: outcome,
+        setup_failed: false,
         extra_json: Vec::new(),
     };
 
     match result {
         Ok(report) => results.finish(report),
         Err(TestError::Setup { error, aggregate }) => {
-            results.finish(Report {
+            let report = Report {
                 aggregate: *aggregate,
                 elapsed: Duration::ZERO,
                 vus_max: 0,
                 vus_timeline: Vec::new(),
                 stopped: stop.level(),
                 teardown: None,
-            })?;
-            Err(Failure::new(
-                ExitCode::ScenarioFailed,
-                anyhow::anyhow!(error),
-            ))
+            };
+            results.setup_failed = true;
+            // `abort()` in setup is the scenario's own verdict, already
+            // reported; anything else in setup is a failure to explain.
+            match results.finish(report)? {
+                ExitCode::ScenarioAborted => Ok(ExitCode::ScenarioAborted),
+                _ => Err(Failure::new(
+                    ExitCode::ScenarioFailed,
+                    anyhow::anyhow!(error),
+                )),
+            }
         }
         Err(error) => Err(load_failure(error)),
     }
@@ -232,6 +253,7 @@ pub(crate) struct Resolved {
     /// Every layer stacked: the component's, `--config`, variables,
     /// flags.
     pub options: Options,
+    /// The plan, cut to `--segment` when one is given.
     pub plan: Plan,
     pub thresholds: Thresholds,
     pub settings: Settings,
@@ -252,7 +274,12 @@ pub(crate) async fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
         .overlay(env_layer)
         .overlay(flag_options(args));
     let mut plan = options.plan().map_err(invalid)?;
-    let thresholds = thresholds(&options, &args.thresholds)?;
+    plan = args
+        .segment
+        .apply(plan)
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+    let thresholds = report::thresholds(options.thresholds.as_ref(), &args.thresholds)
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
     let settings = Settings::from_options(&options.unknown)
         .map_err(|e| Failure::new(ExitCode::InvalidConfig, anyhow::anyhow!(e)))?;
     add_run_tags(&mut plan, &settings, &args.tags);
@@ -290,6 +317,11 @@ impl RunArgs {
     /// The `--out` flags.
     pub(crate) fn outputs(&self) -> &[OutSpec] {
         &self.out
+    }
+
+    /// The `--segment` flags.
+    pub(crate) fn segment(&self) -> &SegmentFlags {
+        &self.segment
     }
 
     /// What the scenario's env lookups see.
@@ -335,14 +367,17 @@ fn live(
     Ok((live, outcome))
 }
 
-/// Opens every `--out` file.
-pub(crate) fn open_outputs(specs: &[OutSpec]) -> Result<crate::live::Writers, Failure> {
-    let mut writers: crate::live::Writers = Vec::new();
+/// Opens every `--out` file that writes samples; the result file is
+/// written at the end instead.
+pub(crate) fn open_outputs(specs: &[OutSpec]) -> Result<Writers, Failure> {
+    let mut writers: Writers = Vec::new();
     for spec in specs {
         let writer = spec
             .open()
             .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
-        writers.push((spec.path().to_path_buf(), writer));
+        if let Some(writer) = writer {
+            writers.push((spec.path().to_path_buf(), writer));
+        }
     }
     Ok(writers)
 }
@@ -352,7 +387,13 @@ pub(crate) struct Results<'a> {
     pub args: &'a RunArgs,
     pub thresholds: &'a Thresholds,
     pub settings: &'a Settings,
+    pub options: &'a Options,
+    pub plan: &'a Plan,
+    pub started_at: String,
     pub live: LiveOutcome,
+    /// Set when `setup` failed: the result file then records exit 107,
+    /// or 108 when the scenario aborted in it.
+    pub setup_failed: bool,
     /// Keys added to the JSON summary beside k6's (a distributed run's
     /// `agents`).
     pub extra_json: Vec<(&'static str, serde_json::Value)>,
@@ -367,39 +408,81 @@ impl Results<'_> {
             elapsed: report.elapsed,
             vus_max: report.vus_max,
         };
-        let mut summary = Summary::new(&report.aggregate, &outcomes, info)
-            .with_time_unit(self.settings.time_unit);
-        if let Some(stats) = &self.settings.trend_stats {
-            summary = summary.with_trend_stats(stats.clone());
-        }
-        if let Some(series) = self.live.series.clone() {
-            summary = summary.with_time_series(series);
-        }
-
-        let mut stdout = io::stdout().lock();
-        summary.render_text(&mut stdout).ok();
-        stdout.flush().ok();
-        drop(stdout);
+        let series = self.live.series.clone();
+        let summary = report::summary(&report.aggregate, &outcomes, info, self.settings, series);
+        report::print(&summary);
 
         if let Some(reason) = diagnosis::unreachable_target(&report.aggregate) {
             eprintln!("error: {reason}");
         }
         self.report_aborts();
         let write_failed = |e| Failure::new(ExitCode::ScenarioFailed, e);
-        if let Some(path) = &self.args.summary_export {
-            let mut json = summary.to_json();
-            for (key, value) in &self.extra_json {
-                json[*key] = value.clone();
-            }
-            write_json(path, &json).map_err(write_failed)?;
+        let mut exports =
+            report::Exports::new(self.args.summary_export.as_ref(), self.args.junit.as_ref());
+        if let Some(path) = exports.summary.take() {
+            report::write_summary(path, &summary, &self.extra_json).map_err(write_failed)?;
         }
-        if let Some(path) = &self.args.junit {
-            junit::write(path, &summary).map_err(write_failed)?;
-        }
+        report::write_exports(&summary, exports).map_err(write_failed)?;
         for error in &self.live.errors {
             eprintln!("error: writing the output {error}; it is incomplete");
         }
-        Ok(self.verdict(&report, &outcomes))
+        let code = self.verdict(&report, &outcomes);
+        // A setup that failed, not one that aborted, ends the run with 107.
+        let recorded = if self.setup_failed && code != ExitCode::ScenarioAborted {
+            ExitCode::ScenarioFailed
+        } else {
+            code
+        };
+        self.write_result(&report, recorded).map_err(write_failed)?;
+        Ok(code)
+    }
+
+    /// Writes the `--out result=FILE` files, if any.
+    fn write_result(&self, report: &Report, code: ExitCode) -> anyhow::Result<()> {
+        let paths = self.args.out.iter().filter_map(|spec| match spec {
+            OutSpec::Result(path) => Some(path),
+            _ => None,
+        });
+        let mut header = None;
+        for path in paths {
+            let header = match &mut header {
+                Some(header) => header,
+                None => header.insert(self.result_header(report, code)?),
+            };
+            result::write(path, header, &report.aggregate)?;
+        }
+        Ok(())
+    }
+
+    fn result_header(&self, report: &Report, code: ExitCode) -> anyhow::Result<ResultHeader> {
+        let mut header = ResultHeader::for_component(&self.args.file)?;
+        header.segment = self.plan.segment.to_string();
+        header.sequence = self.plan.sequence.to_string();
+        header.plan = self
+            .plan
+            .scenarios
+            .iter()
+            .map(banner::describe_scenario)
+            .collect();
+        header.thresholds = report::threshold_texts(self.thresholds);
+        header.summary_options = settings::summary_options(&self.options.unknown);
+        header.elapsed_ms = report.elapsed.as_secs_f64() * 1e3;
+        header.vus_max = report.vus_max;
+        header.started_at = self.started_at.clone();
+        header.ended_at = result::now_rfc3339();
+        header.stop_reason = self.stop_reason(report).map(str::to_owned);
+        header.exit_code = code as u8;
+        Ok(header)
+    }
+
+    fn stop_reason(&self, report: &Report) -> Option<&'static str> {
+        if self.live.threshold_abort.is_some() {
+            return Some(stop_reason::THRESHOLD_ABORT);
+        }
+        if self.live.scenario_abort.is_some() {
+            return Some(stop_reason::SCENARIO_ABORT);
+        }
+        (report.stopped != StopLevel::Running).then_some(stop_reason::STOPPED)
     }
 
     fn report_aborts(&self) {
@@ -429,7 +512,7 @@ fn verdict(report: &Report, outcomes: &[ThresholdOutcome]) -> ExitCode {
     if report.stopped != StopLevel::Running {
         return ExitCode::Stopped;
     }
-    if outcomes.iter().any(|outcome| !outcome.passed) {
+    if report::any_failed(outcomes) {
         return ExitCode::ThresholdsFailed;
     }
     if let Some(error) = &report.teardown {
@@ -437,12 +520,6 @@ fn verdict(report: &Report, outcomes: &[ThresholdOutcome]) -> ExitCode {
         return ExitCode::ScenarioFailed;
     }
     ExitCode::Success
-}
-
-fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n")
-        .with_context(|| format!("cannot write the summary to `{}`", path.display()))
 }
 
 pub(crate) fn load_failure(error: TestError) -> Failure {
@@ -476,18 +553,6 @@ fn flag_options(args: &RunArgs) -> Options {
         http: args.http.options(),
         ..Options::default()
     }
-}
-
-fn thresholds(options: &Options, flags: &[String]) -> Result<Thresholds, Failure> {
-    let invalid = |e| Failure::new(ExitCode::InvalidConfig, e);
-    let mut thresholds = match &options.thresholds {
-        Some(value) => Thresholds::from_options(value).map_err(invalid)?,
-        None => Thresholds::default(),
-    };
-    for flag in flags {
-        thresholds.push_cli(flag).map_err(invalid)?;
-    }
-    Ok(thresholds)
 }
 
 fn warn_unknown_options(options: &Options) {

@@ -1,5 +1,6 @@
-//! Result files: every sample as NDJSON or CSV (`--out`), and the JUnit
-//! report (`--junit`).
+//! Result files: every sample as NDJSON or CSV (`--out`), the mergeable
+//! result of a run (`--out result=FILE`), and the JUnit report
+//! (`--junit`).
 //!
 //! Sample outputs are written on the aggregator thread, from the batches
 //! VUs already send there, through a buffered writer: a VU never waits on
@@ -8,6 +9,7 @@
 pub mod csv;
 pub mod junit;
 pub mod ndjson;
+pub mod result;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -26,10 +28,12 @@ pub enum OutSpec {
     Json(PathBuf),
     /// `csv=FILE`: k6's CSV layout.
     Csv(PathBuf),
+    /// `result=FILE`: the mergeable result, written once the run ends.
+    Result(PathBuf),
 }
 
 impl OutSpec {
-    /// Parses `json=FILE` or `csv=FILE`.
+    /// Parses `json=FILE`, `csv=FILE` or `result=FILE`.
     ///
     /// # Errors
     ///
@@ -38,28 +42,32 @@ impl OutSpec {
         match text.split_once('=') {
             Some(("json", path)) if !path.is_empty() => Ok(OutSpec::Json(path.into())),
             Some(("csv", path)) if !path.is_empty() => Ok(OutSpec::Csv(path.into())),
+            Some(("result", path)) if !path.is_empty() => Ok(OutSpec::Result(path.into())),
             _ => Err(format!(
-                "`{text}` is not an output this version writes; use `json=FILE` or `csv=FILE`"
+                "`{text}` is not an output this version writes; use `json=FILE`, `csv=FILE` \
+                 or `result=FILE`"
             )),
         }
     }
 
-    /// Opens the file and the writer for it.
+    /// Opens the file and the writer for it, for outputs that write
+    /// every sample; `None` for the result file, written at the end.
     ///
     /// # Errors
     ///
     /// When the file cannot be created.
-    pub fn open(&self) -> anyhow::Result<Box<dyn SampleWriter>> {
+    pub fn open(&self) -> anyhow::Result<Option<Box<dyn SampleWriter>>> {
         Ok(match self {
-            OutSpec::Json(path) => Box::new(ndjson::Ndjson::new(create(path)?)),
-            OutSpec::Csv(path) => Box::new(csv::Csv::new(create(path)?)?),
+            OutSpec::Json(path) => Some(Box::new(ndjson::Ndjson::new(create(path)?))),
+            OutSpec::Csv(path) => Some(Box::new(csv::Csv::new(create(path)?)?)),
+            OutSpec::Result(_) => None,
         })
     }
 
     /// The file written.
     pub fn path(&self) -> &Path {
         match self {
-            OutSpec::Json(path) | OutSpec::Csv(path) => path,
+            OutSpec::Json(path) | OutSpec::Csv(path) | OutSpec::Result(path) => path,
         }
     }
 }
@@ -112,7 +120,11 @@ mod tests {
             OutSpec::parse("csv=b.csv"),
             Ok(OutSpec::Csv("b.csv".into()))
         );
-        for bad in ["influxdb=x", "json=", "json"] {
+        assert_eq!(
+            OutSpec::parse("result=c.result"),
+            Ok(OutSpec::Result("c.result".into()))
+        );
+        for bad in ["influxdb=x", "json=", "json", "result="] {
             let err = OutSpec::parse(bad).unwrap_err();
             assert!(err.contains("json=FILE"), "{err}");
         }

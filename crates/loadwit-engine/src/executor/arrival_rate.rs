@@ -22,7 +22,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
-use super::schedule::Schedule;
 use super::{Timing, hard_cut, iterate_once, sleep_until_some};
 use crate::options::{ScenarioPlan, VuBudget};
 use crate::recorder::Recorder;
@@ -32,9 +31,13 @@ use crate::vu::{Vu, VuFactory};
 /// How often dropped iterations are handed to the aggregator.
 const FLUSH_DROPS_EVERY: Duration = Duration::from_secs(1);
 
+/// Due times of iterations, as offsets from the scenario's start, in
+/// order.
+pub(super) type DueTimes = Box<dyn Iterator<Item = Duration> + Send>;
+
 /// An arrival-rate scenario's schedule and VU limits.
 pub(super) struct OpenLoop {
-    schedule: Schedule,
+    schedule: DueTimes,
     vus: VuBudget,
     max_lateness: Duration,
 }
@@ -59,7 +62,7 @@ struct Context {
 }
 
 impl OpenLoop {
-    pub(super) fn new(schedule: Schedule, vus: VuBudget, max_lateness: Duration) -> Self {
+    pub(super) fn new(schedule: DueTimes, vus: VuBudget, max_lateness: Duration) -> Self {
         Self {
             schedule,
             vus,
@@ -122,7 +125,7 @@ struct Scheduler {
 impl Scheduler {
     async fn run(
         &mut self,
-        schedule: Schedule,
+        schedule: DueTimes,
         timing: Timing,
         mut from_tasks: mpsc::UnboundedReceiver<Returned>,
     ) {

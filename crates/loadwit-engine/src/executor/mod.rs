@@ -112,35 +112,72 @@ pub(crate) async fn run_scenario(
             let plan = shared_iterations::plan(*iterations);
             run_closed(plan, &scenario, vus, &shared, timing).await
         }
-        Executor::RampingVus {
-            start_vus,
-            stages,
-            graceful_ramp_down,
-        } => {
-            let ramp = ramping_vus::Ramp::new(*start_vus, stages, *graceful_ramp_down);
+        Executor::RampingVus { .. } => {
+            let ramp = ramp(&scenario).expect("a ramping-vus scenario has a ramp");
             ramp.run(&scenario, vus, &shared, timing).await
         }
         Executor::ConstantArrivalRate {
-            rate,
-            duration,
             vus: budget,
             max_lateness,
-        } => {
-            let schedule = schedule::Schedule::constant(*rate, *duration);
-            let open = arrival_rate::OpenLoop::new(schedule, *budget, *max_lateness);
-            open.run(&scenario, vus, factory, &shared, timing).await
+            ..
         }
-        Executor::RampingArrivalRate {
-            start_rate,
-            stages,
+        | Executor::RampingArrivalRate {
             vus: budget,
             max_lateness,
+            ..
         } => {
-            let schedule = schedule::Schedule::ramping(*start_rate, stages);
+            let schedule = Box::new(due_times(&scenario));
             let open = arrival_rate::OpenLoop::new(schedule, *budget, *max_lateness);
             open.run(&scenario, vus, factory, &shared, timing).await
         }
     }
+}
+
+/// The VU ramp of a `ramping-vus` scenario: the whole scenario's, with
+/// this runner's share of the count at every step.
+fn ramp(scenario: &ScenarioPlan) -> Option<ramping_vus::Ramp> {
+    let Executor::RampingVus {
+        start_vus,
+        stages,
+        graceful_ramp_down,
+    } = scenario.whole_executor()
+    else {
+        return None;
+    };
+    let ramp = ramping_vus::Ramp::new(*start_vus, stages, *graceful_ramp_down);
+    Some(ramp.striped(&scenario.stripe()))
+}
+
+/// How many VUs a `ramping-vus` scenario plans to run `at` after its
+/// start, on this runner; zero for other executors.
+#[cfg(test)]
+pub(crate) fn planned_vus(scenario: &ScenarioPlan, at: std::time::Duration) -> u64 {
+    ramp(scenario).map_or(0, |ramp| ramp.planned_at(at))
+}
+
+/// When an arrival-rate scenario's iterations on this runner are due, as
+/// offsets from its start: the whole schedule's, keeping the iterations
+/// whose global index the runner's stripe takes. Empty for other
+/// executors.
+pub(crate) fn due_times(
+    scenario: &ScenarioPlan,
+) -> impl Iterator<Item = std::time::Duration> + Send + use<> {
+    let schedule = match scenario.whole_executor() {
+        Executor::ConstantArrivalRate { rate, duration, .. } => {
+            Some(schedule::Schedule::constant(*rate, *duration))
+        }
+        Executor::RampingArrivalRate {
+            start_rate, stages, ..
+        } => Some(schedule::Schedule::ramping(*start_rate, stages)),
+        _ => None,
+    };
+    let stripe = scenario.stripe();
+    schedule
+        .into_iter()
+        .flatten()
+        .zip(0u64..)
+        .filter(move |(_, index)| stripe.contains(*index))
+        .map(|(due, _)| due)
 }
 
 /// Runs a closed loop: one task per VU, each looping until done.

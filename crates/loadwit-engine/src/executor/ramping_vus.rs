@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::time::sleep_until;
 
 use super::{Timing, hard_cut, iterate_once, join_all};
-use crate::options::{ScenarioPlan, Stage};
+use crate::options::{ScenarioPlan, Stage, Stripe};
 use crate::run::Shared;
 use crate::stop::StopLevel;
 use crate::vu::Vu;
@@ -35,6 +35,40 @@ impl Ramp {
             steps: steps(start_vus, stages),
             graceful_ramp_down,
         }
+    }
+
+    /// The same ramp, running `stripe.scale(count)` of every planned
+    /// `count`: the share of one runner of a distributed run, so that the
+    /// runners' counts add up to the whole count at every instant.
+    pub(super) fn striped(self, stripe: &Stripe) -> Self {
+        if stripe.is_whole() {
+            return self;
+        }
+        let start_vus = stripe.scale(self.start_vus);
+        let mut last = start_vus;
+        let mut steps = Vec::new();
+        for (at, count) in self.steps {
+            let count = stripe.scale(count);
+            if count != last {
+                steps.push((at, count));
+                last = count;
+            }
+        }
+        Self {
+            start_vus,
+            steps,
+            graceful_ramp_down: self.graceful_ramp_down,
+        }
+    }
+
+    /// The planned count at `at` after the start.
+    #[cfg(test)]
+    pub(super) fn planned_at(&self, at: Duration) -> u64 {
+        self.steps
+            .iter()
+            .take_while(|(step, _)| *step <= at)
+            .last()
+            .map_or(self.start_vus, |(_, count)| *count)
     }
 
     pub(super) async fn run(
@@ -99,11 +133,7 @@ fn steps(start_vus: u64, stages: &[Stage]) -> Vec<(Duration, u64)> {
 /// The planned count at `at` after the start.
 #[cfg(test)]
 fn planned_at(start_vus: u64, stages: &[Stage], at: Duration) -> u64 {
-    steps(start_vus, stages)
-        .into_iter()
-        .take_while(|(step, _)| *step <= at)
-        .last()
-        .map_or(start_vus, |(_, count)| count)
+    Ramp::new(start_vus, stages, Duration::ZERO).planned_at(at)
 }
 
 /// One VU's life in a ramp: wait to be counted in, loop, be counted out.

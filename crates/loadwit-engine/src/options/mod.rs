@@ -12,6 +12,8 @@ mod env;
 mod http;
 mod plan;
 mod scenario;
+pub mod segment;
+mod split;
 
 pub(crate) use http::ClientCert;
 
@@ -23,9 +25,10 @@ use serde::{Deserialize, Serialize};
 pub use duration::parse_duration;
 pub use env::{VARIABLES as ENV_VARIABLES, parse_stage};
 pub use http::{DEFAULT_MAX_REDIRECTS, HttpOptions, HttpSettings, TlsAuth};
-pub use plan::{Executor, Plan, Rate, ScenarioPlan, Stage, VuBudget};
+pub use plan::{Executor, Plan, Rate, ScenarioPlan, Share, Stage, VuBudget};
 use scenario::{DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_DURATION, nonzero, positive, stages};
 pub use scenario::{ScenarioOptions, StageOptions};
+pub use segment::{ExecutionSegment, SegmentError, SegmentSequence, Stripe};
 
 /// One layer of options, as a component or a user writes them.
 ///
@@ -165,7 +168,12 @@ impl Options {
             None => vec![self.shortcut_scenario()?],
         };
         let http = self.http.resolve()?;
-        Ok(Plan { scenarios, http })
+        Ok(Plan {
+            scenarios,
+            http,
+            segment: ExecutionSegment::default(),
+            sequence: SegmentSequence::default(),
+        })
     }
 
     fn shortcut_scenario(&self) -> Result<ScenarioPlan, OptionsError> {
@@ -205,6 +213,7 @@ impl Options {
             graceful_stop: DEFAULT_GRACEFUL_STOP,
             env: BTreeMap::new(),
             tags: BTreeMap::new(),
+            share: None,
         })
     }
 }

@@ -1,8 +1,11 @@
 //! The resolved, validated shape of a run: what the executors consume.
 
-use super::HttpSettings;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::HttpSettings;
+use super::segment::{ExecutionSegment, SegmentSequence, Stripe};
 
 /// The resolved, validated shape of a run.
 #[derive(Debug, Clone)]
@@ -10,6 +13,12 @@ pub struct Plan {
     pub scenarios: Vec<ScenarioPlan>,
     /// The HTTP client's settings, shared by every VU of the run.
     pub http: HttpSettings,
+    /// The share of the whole test this runner executes: `0:1` unless
+    /// the plan was [split](Plan::segment).
+    pub segment: ExecutionSegment,
+    /// How the whole test is cut between the runners of a distributed
+    /// run; one segment unless the plan was split.
+    pub sequence: SegmentSequence,
 }
 
 impl Plan {
@@ -43,6 +52,43 @@ pub struct ScenarioPlan {
     pub graceful_stop: Duration,
     pub env: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// Set when the plan was split between runners: which part of the
+    /// whole scenario's ramp or schedule this runner follows.
+    /// `executor` then holds this runner's own numbers.
+    pub share: Option<Arc<Share>>,
+}
+
+impl ScenarioPlan {
+    /// The executor of the whole scenario, before any split.
+    pub fn whole_executor(&self) -> &Executor {
+        match &self.share {
+            Some(share) => &share.whole,
+            None => &self.executor,
+        }
+    }
+
+    /// Which items of the whole scenario this runner takes: all of them
+    /// unless the plan was split.
+    pub fn stripe(&self) -> Stripe {
+        match &self.share {
+            Some(share) => share.stripe.clone(),
+            None => Stripe::whole(),
+        }
+    }
+}
+
+/// A scenario's part in a distributed run.
+///
+/// Ramps and arrival schedules are computed for the whole scenario on
+/// every runner, and each runner takes the items its stripe deals it: the
+/// VUs of a ramp at every instant, the iterations of a schedule by their
+/// global index. That is what makes the parts add up exactly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Share {
+    /// The items of the whole scenario this runner takes.
+    pub stripe: Stripe,
+    /// The whole scenario's executor.
+    pub whole: Executor,
 }
 
 /// One step of a ramping executor: reach `target` linearly over

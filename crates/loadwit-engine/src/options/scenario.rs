@@ -132,6 +132,7 @@ impl ScenarioPlan {
             graceful_stop: options.graceful_stop.unwrap_or(DEFAULT_GRACEFUL_STOP),
             env: options.env.clone(),
             tags: options.tags.clone(),
+            share: None,
         })
     }
 }

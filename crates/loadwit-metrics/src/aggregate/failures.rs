@@ -38,6 +38,17 @@ impl FailureLog {
         }
     }
 
+    /// A log holding `messages` with their counts and `other` failures
+    /// past the message limit, as an encoded aggregate holds them.
+    pub(crate) fn from_parts(messages: Vec<(String, u64)>, other: u64) -> FailureLog {
+        let mut log = FailureLog::default();
+        for (message, count) in messages {
+            log.record_n(&message, count);
+        }
+        log.other += other;
+        log
+    }
+
     /// Adds the counts of `other`; its most frequent messages claim free
     /// slots first.
     pub fn merge(&mut self, other: &FailureLog) {

@@ -262,6 +262,22 @@ impl GaugeSeries {
         self.max = self.max.max(other.max);
     }
 
+    /// Adds a gauge read side by side with this one; an empty side adds
+    /// nothing.
+    pub(super) fn add(&mut self, other: &GaugeSeries) {
+        if other.min > other.max {
+            return;
+        }
+        if self.min > self.max {
+            *self = other.clone();
+            return;
+        }
+        self.last += other.last;
+        self.min += other.min;
+        self.max += other.max;
+        self.at = self.at.max(other.at);
+    }
+
     pub(super) fn shifted(&self, by: u64) -> GaugeSeries {
         GaugeSeries {
             at: self.at + by,

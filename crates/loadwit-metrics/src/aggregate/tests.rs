@@ -259,3 +259,47 @@ fn a_name_keeps_the_kind_it_was_first_recorded_with() {
         Some(MetricValue::Counter { sum }) if sum == 1.0
     ));
 }
+
+#[test]
+fn concurrent_merge_adds_vu_gauges_and_nothing_else_differs() {
+    let gauge = |metric, value| Sample::Gauge {
+        metric,
+        tags: TagSet::default(),
+        value,
+    };
+    let part = |vus: &[f64], vus_max: f64| {
+        let mut a = Aggregate::new();
+        for &v in vus {
+            a.add(&gauge(Builtin::Vus, v));
+        }
+        a.add(&gauge(Builtin::VusMax, vus_max));
+        a.add(&http("/a", "200", false, 2));
+        a
+    };
+    let parts = [
+        part(&[1.0, 3.0, 0.0], 3.0),
+        part(&[2.0, 0.0], 2.0),
+        part(&[], 0.0),
+    ];
+    let mut total = Aggregate::new();
+    let mut plain = Aggregate::new();
+    for p in &parts {
+        total.merge_concurrent(p);
+        plain.merge(p);
+    }
+    let value = |a: &Aggregate, metric| match a.metric(metric) {
+        Some(MetricValue::Gauge { last, min, max }) => (last, min, max),
+        other => panic!("{metric}: {other:?}"),
+    };
+    assert_eq!(value(&total, Builtin::VusMax), (5.0, 5.0, 5.0));
+    assert_eq!(value(&total, Builtin::Vus), (0.0, 0.0, 5.0));
+    assert_eq!(
+        value(&plain, Builtin::VusMax),
+        (0.0, 0.0, 3.0),
+        "the later part wins"
+    );
+    assert!(matches!(
+        total.metric(Builtin::HttpReqs),
+        Some(MetricValue::Counter { sum }) if sum == 3.0
+    ));
+}
