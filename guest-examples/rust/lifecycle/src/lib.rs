@@ -39,7 +39,10 @@ impl Scenario for Lifecycle {
         if data != TOKEN {
             return Err("teardown did not get setup's data".into());
         }
-        http::get(url("/api/auth/me")).name("/api/auth/me").send();
+        http::get(url("/api/auth/me"))
+            .name("/api/auth/me")
+            .send()
+            .map_err(|e| format!("teardown could not reach the target: {e}"))?;
         Ok(())
     }
 }
