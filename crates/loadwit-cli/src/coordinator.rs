@@ -48,6 +48,8 @@ pub struct Assignment {
     pub options_json: String,
     pub env: BTreeMap<String, String>,
     pub interval: Duration,
+    /// Every threshold, as `METRIC: EXPRESSION`.
+    pub thresholds: Vec<String>,
 }
 
 /// How the coordinator behaves.
@@ -179,6 +181,7 @@ impl Coordinator {
                 options_json: assignment.options_json.clone(),
                 env: assignment.env.clone().into_iter().collect(),
                 interval_ms: assignment.interval.as_millis() as u64,
+                thresholds: assignment.thresholds.clone(),
             };
             self.fleet.send(index, ToAgent::Assign(assign)).await;
         }

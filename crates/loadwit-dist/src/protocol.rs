@@ -113,6 +113,11 @@ pub struct Assign {
     /// How often the agent sends a delta, in milliseconds.
     #[prost(uint64, tag = "7")]
     pub interval_ms: u64,
+    /// Every threshold of the run, as `METRIC: EXPRESSION`. The
+    /// coordinator judges them; an agent only records them in its result
+    /// file, so `loadwit merge` of the agents' files judges the same.
+    #[prost(string, repeated, tag = "8")]
+    pub thresholds: Vec<String>,
 }
 
 /// The agent has no component with the assigned hash.
@@ -229,6 +234,7 @@ mod tests {
             options_json: r#"{"vus":3}"#.into(),
             env: [("BASE_URL".to_string(), "http://127.0.0.1:1".to_string())].into(),
             interval_ms: 1000,
+            thresholds: vec!["http_reqs: count>1".into()],
         }));
         let bytes = sent.encode_to_vec();
         assert_eq!(CoordinatorMessage::decode(bytes.as_slice()).unwrap(), sent);

@@ -245,6 +245,8 @@ fn agent(dir: &Path, address: &str, index: usize, extra: &[&str]) -> Child {
         .arg(dir.join("components"))
         .arg("--out")
         .arg(format!("json={}", ndjson(dir, index).display()))
+        .arg("--out")
+        .arg(format!("result={}", agent_result(dir, index).display()))
         .args(extra)
         .stdout(Stdio::null())
         .stderr(log)
@@ -254,6 +256,43 @@ fn agent(dir: &Path, address: &str, index: usize, extra: &[&str]) -> Child {
 
 fn ndjson(dir: &Path, index: usize) -> PathBuf {
     dir.join(format!("a{index}.ndjson"))
+}
+
+fn agent_result(dir: &Path, index: usize) -> PathBuf {
+    dir.join(format!("a{index}.result"))
+}
+
+/// `loadwit merge` of the agents' result files gives the coordinator's
+/// counts and percentiles, for a scenario whose `setup` and `teardown`
+/// send nothing (an agent's result holds its share alone).
+fn assert_agents_merge_to_the_summary(finished: &Finished) {
+    let merged_path = finished.dir.join("merged.json");
+    let merged = crate::support::run(
+        loadwit()
+            .arg("merge")
+            .args((0..AGENTS).map(|index| agent_result(&finished.dir, index)))
+            .arg("--summary-export")
+            .arg(&merged_path),
+    );
+    assert_eq!(merged.code, finished.code, "{merged}\n{finished}");
+    let merged = read_json(&merged_path);
+    for metric in ["iterations", "http_reqs", "data_received", "data_sent"] {
+        assert_eq!(
+            count(&merged, metric),
+            count(&finished.summary, metric),
+            "{metric}\n{finished}"
+        );
+    }
+    for stat in ["min", "med", "p(90)", "p(95)", "max"] {
+        let pointer = format!("/metrics/http_req_duration/{stat}");
+        assert_eq!(
+            merged.pointer(&pointer),
+            finished.summary.pointer(&pointer),
+            "{stat}\n{finished}"
+        );
+    }
+    let checks = "/metrics/checks/passes";
+    assert_eq!(merged.pointer(checks), finished.summary.pointer(checks));
 }
 
 fn count(json: &Value, metric: &str) -> f64 {
@@ -402,6 +441,7 @@ fn constant_arrival_rate_across_agents_adds_up_to_one_run() -> TestResult {
         "distributed {iterations} + {dropped} dropped, single run {single_started}"
     );
     assert!(within(iterations + dropped, 300.0, 0.02), "{finished}");
+    assert_agents_merge_to_the_summary(&finished);
     Ok(())
 }
 

@@ -10,7 +10,8 @@ use loadwit_dist::protocol::agent_message::Kind as ToCoordinator;
 use loadwit_dist::protocol::coordinator_message::Kind as FromCoordinator;
 use loadwit_dist::protocol::{self, AgentMessage, Assign, CoordinatorMessage};
 use loadwit_engine::{
-    ExecutionSegment, Live, Options, Plan, SegmentSequence, Share, Stop, StopReason, Test,
+    ExecutionSegment, Live, Options, Plan, Report, SegmentSequence, Share, Stop, StopLevel,
+    StopReason, Test,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -22,7 +23,9 @@ use super::tls_flags::TlsFlags;
 use crate::agent_watch::{AgentEvent, AgentWatch};
 use crate::exit::ExitCode;
 use crate::output::OutSpec;
+use crate::output::result::{self, ResultHeader};
 use crate::settings::Settings;
+use crate::{banner, settings};
 
 /// The longest pause between two tries to reach the coordinator.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -70,8 +73,9 @@ pub struct AgentArgs {
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = run::parse_duration)]
     connect_for: Duration,
 
-    /// Also write this agent's own samples: `json=FILE` or `csv=FILE`,
-    /// as `loadwit run --out` does.
+    /// Also write this agent's own samples, `json=FILE` or `csv=FILE`,
+    /// or its share's mergeable result, `result=FILE`, as `loadwit run
+    /// --out` does.
     ///
     /// May be given several times.
     #[arg(short, long = "out", value_name = "KIND=FILE", value_parser = OutSpec::parse)]
@@ -162,7 +166,12 @@ async fn execute(args: &AgentArgs) -> Result<ExitCode, Failure> {
         Ok(wasm) => wasm,
         Err(failure) => return Err(link.fail(failure).await),
     };
-    let (test, plan, settings) = match load(&wasm, &assign).await {
+    let Loaded {
+        test,
+        plan,
+        settings,
+        header,
+    } = match load(&wasm, &assign).await {
         Ok(loaded) => loaded,
         Err(failure) => return Err(link.fail(failure).await),
     };
@@ -184,6 +193,8 @@ async fn execute(args: &AgentArgs) -> Result<ExitCode, Failure> {
         env,
         interval,
         setup_data,
+        results: result_paths(&args.out),
+        header,
     };
     share.run(link, writers).await
 }
@@ -322,9 +333,19 @@ fn store(dir: &Path, path: &Path, wasm: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&partial, path)
 }
 
+/// The component loaded and this agent's share planned.
+struct Loaded {
+    test: Test,
+    plan: Plan,
+    settings: Settings,
+    /// The header of this agent's `--out result=FILE`, but for how the
+    /// run went.
+    header: ResultHeader,
+}
+
 /// Loads the component and plans this agent's share from the options
 /// the coordinator resolved.
-async fn load(wasm: &Path, assign: &Assign) -> Result<(Test, Plan, Settings), Failure> {
+async fn load(wasm: &Path, assign: &Assign) -> Result<Loaded, Failure> {
     let test = Test::load(wasm, super::build::cache_dir())
         .await
         .map_err(run::load_failure)?;
@@ -335,7 +356,34 @@ async fn load(wasm: &Path, assign: &Assign) -> Result<(Test, Plan, Settings), Fa
         Settings::from_options(&options.unknown).map_err(|e| invalid(anyhow::anyhow!(e)))?;
     run::add_run_tags(&mut plan, &settings, &[]);
     let plan = share_of(&plan, assign).map_err(invalid)?;
-    Ok((test, plan, settings))
+    let mut header = ResultHeader::for_component(wasm).map_err(could_not_run)?;
+    header.component = assign.component_name.clone();
+    header.segment = plan.segment.to_string();
+    header.sequence = plan.sequence.to_string();
+    header.plan = plan
+        .scenarios
+        .iter()
+        .map(banner::describe_scenario)
+        .collect();
+    header.thresholds = assign.thresholds.clone();
+    header.summary_options = settings::summary_options(&options.unknown);
+    Ok(Loaded {
+        test,
+        plan,
+        settings,
+        header,
+    })
+}
+
+/// The `--out result=FILE` paths.
+fn result_paths(outputs: &[OutSpec]) -> Vec<PathBuf> {
+    outputs
+        .iter()
+        .filter_map(|spec| match spec {
+            OutSpec::Result(path) => Some(path.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The agent's segment of `plan`, as the coordinator assigned it.
@@ -355,6 +403,9 @@ struct ShareRun {
     env: std::collections::BTreeMap<String, String>,
     interval: Duration,
     setup_data: Vec<u8>,
+    /// Where this share's mergeable result goes.
+    results: Vec<PathBuf>,
+    header: ResultHeader,
 }
 
 impl ShareRun {
@@ -377,6 +428,8 @@ impl ShareRun {
             start_at,
         };
         let (plan, env, run_stop) = (self.plan, self.env, stop.clone());
+        let (results, mut header) = (self.results, self.header);
+        header.started_at = result::now_rfc3339();
         let task = tokio::spawn(async move { test.run_share(&plan, &env, &run_stop, share).await });
 
         let mut start = Some(start);
@@ -428,6 +481,9 @@ impl ShareRun {
                     .await);
             }
         };
+        if let Err(error) = write_results(&results, &mut header, &report) {
+            eprintln!("error: {error:#}");
+        }
         let done = protocol::Done {
             vus_max: report.vus_max,
             elapsed_ms: report.elapsed.as_millis() as u64,
@@ -441,6 +497,27 @@ impl ShareRun {
         goodbye(link).await;
         Ok(ExitCode::Success)
     }
+}
+
+/// Writes this share's `--out result=FILE` files: its own aggregate,
+/// which `loadwit merge` adds to the other agents'.
+fn write_results(
+    paths: &[PathBuf],
+    header: &mut ResultHeader,
+    report: &Report,
+) -> anyhow::Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    header.elapsed_ms = report.elapsed.as_secs_f64() * 1e3;
+    header.vus_max = report.vus_max;
+    header.ended_at = result::now_rfc3339();
+    header.stop_reason =
+        (report.stopped != StopLevel::Running).then(|| result::stop_reason::STOPPED.to_owned());
+    for path in paths {
+        result::write(path, header, &report.aggregate)?;
+    }
+    Ok(())
 }
 
 /// Stops the share as the coordinator says.

@@ -13,7 +13,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::run::{self, Failure, Resolved, Results, RunArgs};
 use super::tls_flags::TlsFlags;
-use crate::banner;
 use crate::coordinator::{Assignment, Coordinator, Halt, LossPolicy, Policy, Ran};
 use crate::exit::ExitCode;
 use crate::fleet::Fleet;
@@ -21,6 +20,7 @@ use crate::live::{LiveOutcome, Watch};
 use crate::output::OutSpec;
 use crate::output::result;
 use crate::progress::Progress;
+use crate::{banner, report};
 
 /// Runs one test across several `loadwit agent` processes, with one
 /// summary and one verdict.
@@ -163,7 +163,7 @@ async fn execute(args: &CoordinateArgs) -> Result<ExitCode, Failure> {
         live,
         driven,
     };
-    report(args, &resolved, &coordinator, ended)
+    conclude(args, &resolved, &coordinator, ended)
 }
 
 /// How the coordinated run ended, for the report.
@@ -174,7 +174,7 @@ struct Ended {
 }
 
 /// Writes the summary and result files and decides the exit code.
-fn report(
+fn conclude(
     args: &CoordinateArgs,
     resolved: &Resolved,
     coordinator: &Coordinator,
@@ -315,6 +315,7 @@ fn assignment(args: &RunArgs, resolved: &Resolved) -> Result<Assignment, Failure
         options_json,
         env,
         interval: run::LIVE_INTERVAL,
+        thresholds: report::threshold_texts(&resolved.thresholds),
     })
 }
 
