@@ -455,11 +455,13 @@ fn shared_iterations_split_exactly_and_setup_runs_once() -> TestResult {
     let wasm = guest("lifecycle");
     let options = r#"{"scenarios": {"shared": {"executor": "shared-iterations",
         "vus": 6, "iterations": 301, "maxDuration": "60s"}}}"#;
+    let fleet_result = dir.join("fleet.result");
+    let out = format!("result={}", fleet_result.display());
     let spec = FleetSpec {
         wasm: &wasm,
         shop: &shop,
         options,
-        coordinator: &[],
+        coordinator: &["--out", &out],
         agent: &[],
     };
     let finished = Fleet::start(&dir, &spec).finish();
@@ -480,6 +482,21 @@ fn shared_iterations_split_exactly_and_setup_runs_once() -> TestResult {
         number(&finished.summary, "/metrics/checks/passes"),
         2.0 * 301.0 + 1.0
     );
+
+    // The coordinator's own result file is the whole fleet's, setup and
+    // teardown included.
+    let merged_path = dir.join("fleet-merged.json");
+    let merged = crate::support::run(
+        loadwit()
+            .arg("merge")
+            .arg(&fleet_result)
+            .arg("--summary-export")
+            .arg(&merged_path),
+    );
+    assert_eq!(merged.code, 0, "{merged}");
+    let merged = read_json(&merged_path);
+    assert_eq!(count(&merged, "http_reqs"), 303.0, "{finished}");
+    assert_eq!(count(&merged, "iterations"), 301.0, "{finished}");
     Ok(())
 }
 
