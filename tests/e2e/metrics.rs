@@ -256,6 +256,32 @@ fn scenario_abort_ends_the_test_with_exit_108() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn abort_in_setup_ends_the_test_with_exit_108_and_no_iterations() -> TestResult {
+    let dir = scratch("setup_abort");
+    let export = dir.join("summary.json");
+    let config = suite_config(&dir, "default", "")?;
+    let result = run_suite(
+        &config,
+        &[
+            "--env",
+            "ABORT_IN_SETUP=1",
+            "--summary-export",
+            export.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(result.code, 108, "{result}");
+    assert!(
+        result
+            .stderr
+            .contains("aborted by the scenario: the target is not ready"),
+        "{result}"
+    );
+    let json = read_json(&export);
+    assert!(json.pointer("/metrics/iterations").is_none(), "{json:#}");
+    Ok(())
+}
+
 /// Per metric, the sum of point values in an NDJSON file.
 fn ndjson_counts(path: &Path) -> Result<BTreeMap<String, f64>, Box<dyn std::error::Error>> {
     let (sums, _) = ndjson_points(path)?;
@@ -539,5 +565,49 @@ fn memory_stays_bounded_over_five_minutes() -> TestResult {
         last < at_one_minute * 3 / 2,
         "{at_one_minute} KiB → {last} KiB"
     );
+    Ok(())
+}
+
+/// The `url` tag of every HTTP sample in `ndjson`, `None` where absent.
+fn url_tags(ndjson: &Path) -> Result<Vec<Option<String>>, Box<dyn std::error::Error>> {
+    let mut urls = Vec::new();
+    for line in std::fs::read_to_string(ndjson)?.lines() {
+        let line: Value = serde_json::from_str(line)?;
+        if line["type"] == "Point" && line["metric"] == "http_reqs" {
+            let url = line["data"]["tags"].get("url").and_then(Value::as_str);
+            urls.push(url.map(str::to_owned));
+        }
+    }
+    Ok(urls)
+}
+
+#[test]
+fn the_url_tag_is_kept_only_when_system_tags_ask_for_it() -> TestResult {
+    let shop = Shop::start(ShopConfig::default());
+    let dir = scratch("url_tag");
+    let base = format!("BASE_URL={}", shop.url());
+    let by_default = dir.join("default.ndjson");
+    let config = suite_config(&dir, "http", "")?;
+    let out = format!("json={}", by_default.display());
+    let result = run_suite(&config, &["-e", &base, "--out", &out]);
+    assert_eq!(result.code, 0, "{result}");
+    let urls = url_tags(&by_default)?;
+    assert_eq!(urls.len(), 20);
+    assert!(urls.iter().all(Option::is_none), "{urls:?}");
+
+    let asked = dir.join("asked.ndjson");
+    let config = suite_config(&dir, "http", r#", "systemTags": ["name", "url"]"#)?;
+    let out = format!("json={}", asked.display());
+    let result = run_suite(&config, &["-e", &base, "--out", &out]);
+    assert_eq!(result.code, 0, "{result}");
+    let mut urls: Vec<String> = url_tags(&asked)?.into_iter().flatten().collect();
+    assert_eq!(urls.len(), 20);
+    urls.sort();
+    urls.dedup();
+    let expected = [
+        format!("{}/api/catalog/categories", shop.url()),
+        format!("{}/health", shop.url()),
+    ];
+    assert_eq!(urls, expected);
     Ok(())
 }

@@ -105,7 +105,7 @@ impl Observer for Watch {
     fn interval(&mut self, total: &Aggregate, interval: &Aggregate, elapsed: Duration) {
         self.series.push(elapsed, interval);
         self.check_thresholds(total, elapsed);
-        self.progress.update(total, elapsed);
+        self.progress.update(total, interval, elapsed);
     }
 
     fn aborted(&mut self, reason: &str) {

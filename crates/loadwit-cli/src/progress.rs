@@ -26,12 +26,17 @@ enum Mode {
     Quiet,
     Plain {
         next: Duration,
+        /// The samples since the last line, and when they began.
+        window: Box<Aggregate>,
+        window_start: Duration,
     },
     Bars {
         multi: MultiProgress,
         bars: Vec<ProgressBar>,
         /// One line per footer line, added as the footer grows.
         notes: Vec<ProgressBar>,
+        /// When the previous interval closed.
+        last: Duration,
     },
 }
 
@@ -49,6 +54,15 @@ impl Footer {
     fn lines(&self) -> Vec<String> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// The samples rates and percentiles are read from: the latest interval
+/// while running (what the target does now, not what it did at the
+/// start), the whole run at the end.
+struct Window<'a> {
+    aggregate: &'a Aggregate,
+    /// How long the window is; `None` for the scenario's whole time.
+    span: Option<Duration>,
 }
 
 /// The progress display of one run.
@@ -78,7 +92,11 @@ impl Progress {
         } else if std::io::stdout().is_terminal() {
             bars(&scenarios)
         } else {
-            Mode::Plain { next: PLAIN_EVERY }
+            Mode::Plain {
+                next: PLAIN_EVERY,
+                window: Box::default(),
+                window_start: Duration::ZERO,
+            }
         };
         Progress {
             scenarios,
@@ -92,36 +110,62 @@ impl Progress {
         self.footer.clone()
     }
 
-    /// Shows the state `elapsed` into the run.
-    pub fn update(&mut self, total: &Aggregate, elapsed: Duration) {
+    /// Shows the state `elapsed` into the run: counts from `total`,
+    /// rates and p95 from the samples since the last display.
+    pub fn update(&mut self, total: &Aggregate, interval: &Aggregate, elapsed: Duration) {
         match &mut self.mode {
             Mode::Quiet => {}
-            Mode::Plain { next } => {
+            Mode::Plain {
+                next,
+                window,
+                window_start,
+            } => {
+                window.merge(interval);
                 if elapsed >= *next {
                     *next += PLAIN_EVERY;
-                    print_lines(&self.scenarios, total, elapsed);
+                    let recent = Window {
+                        aggregate: window,
+                        span: Some(elapsed.saturating_sub(*window_start)),
+                    };
+                    print_lines(&self.scenarios, total, &recent, elapsed);
                     print_footer(&self.footer.lines());
+                    **window = Aggregate::default();
+                    *window_start = elapsed;
                 }
             }
-            Mode::Bars { multi, bars, notes } => {
+            Mode::Bars {
+                multi,
+                bars,
+                notes,
+                last,
+            } => {
+                let recent = Window {
+                    aggregate: interval,
+                    span: Some(elapsed.saturating_sub(*last)),
+                };
+                *last = elapsed;
                 for (bar, scenario) in bars.iter().zip(&self.scenarios) {
                     let own = elapsed
                         .saturating_sub(scenario.start)
                         .min(scenario.duration);
                     bar.set_position(own.as_millis() as u64);
-                    bar.set_message(stats(scenario, total, elapsed));
+                    bar.set_message(stats(scenario, total, &recent, elapsed));
                 }
                 show_footer(multi, notes, self.footer.lines());
             }
         }
     }
 
-    /// Clears the bars, or prints the last plain line.
+    /// Clears the bars, or prints the last plain line over the whole run.
     pub fn finish(&mut self, total: &Aggregate, elapsed: Duration) {
         match &self.mode {
             Mode::Quiet => {}
             Mode::Plain { .. } => {
-                print_lines(&self.scenarios, total, elapsed);
+                let whole = Window {
+                    aggregate: total,
+                    span: None,
+                };
+                print_lines(&self.scenarios, total, &whole, elapsed);
                 print_footer(&self.footer.lines());
                 println!();
             }
@@ -151,6 +195,7 @@ fn bars(scenarios: &[ScenarioInfo]) -> Mode {
         multi,
         bars,
         notes: Vec::new(),
+        last: Duration::ZERO,
     }
 }
 
@@ -174,13 +219,18 @@ fn print_footer(lines: &[String]) {
     stdout.flush().ok();
 }
 
-fn print_lines(scenarios: &[ScenarioInfo], total: &Aggregate, elapsed: Duration) {
+fn print_lines(
+    scenarios: &[ScenarioInfo],
+    total: &Aggregate,
+    window: &Window<'_>,
+    elapsed: Duration,
+) {
     let mut stdout = std::io::stdout().lock();
     for scenario in scenarios {
         let line = format!(
             "running {}: {}",
             scenario.name,
-            stats(scenario, total, elapsed)
+            stats(scenario, total, window, elapsed)
         );
         writeln!(stdout, "{line}").ok();
     }
@@ -188,10 +238,16 @@ fn print_lines(scenarios: &[ScenarioInfo], total: &Aggregate, elapsed: Duration)
 }
 
 /// `3.0s/10s, 20 VUs, 1,234 iterations, 456/s req, 0.00% failed,
-/// p(95)=1.2ms` for one scenario.
-fn stats(scenario: &ScenarioInfo, total: &Aggregate, elapsed: Duration) -> String {
+/// p(95)=1.2ms` for one scenario: iterations so far, the rest over
+/// `window`.
+fn stats(
+    scenario: &ScenarioInfo,
+    total: &Aggregate,
+    window: &Window<'_>,
+    elapsed: Duration,
+) -> String {
     let filter = [("scenario", scenario.name.as_str())];
-    let count = |metric| match total.metric_matching(metric, &filter) {
+    let count = |aggregate: &Aggregate, metric| match aggregate.metric_matching(metric, &filter) {
         Some(MetricValue::Counter { sum }) => sum,
         _ => 0.0,
     };
@@ -199,12 +255,16 @@ fn stats(scenario: &ScenarioInfo, total: &Aggregate, elapsed: Duration) -> Strin
     let elapsed = elapsed
         .saturating_sub(scenario.start)
         .min(scenario.duration);
-    let secs = elapsed.as_secs_f64().max(1e-3);
-    let failed = total
+    let span = window.span.unwrap_or(elapsed).as_secs_f64().max(1e-3);
+    let failed = window
+        .aggregate
         .metric_matching(Builtin::HttpReqFailed, &filter)
         .and_then(|v| v.pass_rate())
         .unwrap_or(0.0);
-    let p95 = match total.metric_matching(Builtin::HttpReqDuration, &filter) {
+    let p95 = match window
+        .aggregate
+        .metric_matching(Builtin::HttpReqDuration, &filter)
+    {
         Some(MetricValue::Trend(trend)) => format::format_duration(trend.percentile(95.0)),
         _ => "-".to_string(),
     };
@@ -215,14 +275,16 @@ fn stats(scenario: &ScenarioInfo, total: &Aggregate, elapsed: Duration) -> Strin
         format::format_duration(scenario.duration),
         scenario.executor,
         scenario.vus,
-        format::format_count(count(Builtin::Iterations) as u64),
-        format::format_rate(count(Builtin::HttpReqs) / secs),
+        format::format_count(count(total, Builtin::Iterations) as u64),
+        format::format_rate(count(window.aggregate, Builtin::HttpReqs) / span),
         format::format_percent(failed),
     )
 }
 
 #[cfg(test)]
 mod tests {
+    use loadwit_metrics::{HttpTimings, Sample, TagSet};
+
     use super::*;
 
     /// Regression: a scenario that started late and ended early showed
@@ -237,9 +299,55 @@ mod tests {
             start: Duration::from_secs(4),
         };
         let aggregate = Aggregate::default();
-        let line = stats(&scenario, &aggregate, Duration::from_secs(5));
+        let whole = Window {
+            aggregate: &aggregate,
+            span: None,
+        };
+        let line = stats(&scenario, &aggregate, &whole, Duration::from_secs(5));
         assert!(line.starts_with("1s/1s "), "{line}");
-        let line = stats(&scenario, &aggregate, Duration::from_secs(2));
+        let line = stats(&scenario, &aggregate, &whole, Duration::from_secs(2));
         assert!(line.starts_with("0s/1s "), "{line}");
+    }
+
+    fn requests(aggregate: &mut Aggregate, count: usize, duration: Duration) {
+        let timings = HttpTimings {
+            duration,
+            waiting: duration,
+            ..HttpTimings::default()
+        };
+        for _ in 0..count {
+            aggregate.add(&Sample::Http {
+                tags: TagSet::new([("scenario", "now")]),
+                timings,
+                failed: false,
+                sent: 100,
+                received: 100,
+            });
+        }
+    }
+
+    /// Regression: the bars showed the whole run's p95, so a target that
+    /// slowed down late in a long run barely moved it.
+    #[test]
+    fn rate_and_p95_come_from_the_latest_interval() {
+        let scenario = ScenarioInfo {
+            name: "now".into(),
+            executor: "constant-vus",
+            vus: 1,
+            duration: Duration::from_secs(60),
+            start: Duration::ZERO,
+        };
+        let mut total = Aggregate::default();
+        requests(&mut total, 1_000, Duration::from_millis(1));
+        let mut interval = Aggregate::default();
+        requests(&mut interval, 50, Duration::from_millis(400));
+        total.merge(&interval);
+        let recent = Window {
+            aggregate: &interval,
+            span: Some(Duration::from_millis(500)),
+        };
+        let line = stats(&scenario, &total, &recent, Duration::from_secs(30));
+        assert!(line.contains("p(95)=400"), "{line}");
+        assert!(line.contains("100/s req"), "{line}");
     }
 }

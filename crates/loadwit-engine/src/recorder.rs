@@ -62,6 +62,16 @@ pub struct Live {
     pub system_tags: Option<Vec<String>>,
 }
 
+impl Live {
+    /// Whether `systemTags` asks for the `url` tag, which the host then
+    /// sets; it is off by default, unlike k6's, to bound the series count.
+    pub(crate) fn keeps_url(&self) -> bool {
+        self.system_tags
+            .as_ref()
+            .is_some_and(|kept| kept.iter().any(|tag| tag == "url"))
+    }
+}
+
 /// Filtered tag sets remembered at most; past it the memory starts over,
 /// so tag sets that never repeat (ids in URLs) cannot grow it.
 const MAX_REMEMBERED_TAG_SETS: usize = 10_000;

@@ -89,8 +89,10 @@ impl Test {
         env: &BTreeMap<String, String>,
         stop: &Stop,
     ) -> Result<Report, TestError> {
-        let aggregator = Aggregator::spawn(self.take_live());
-        let http = Arc::new(HttpRun::new(plan.http.clone()));
+        let live = self.take_live();
+        let tag_url = live.as_ref().is_some_and(Live::keeps_url);
+        let aggregator = Aggregator::spawn(live);
+        let http = Arc::new(HttpRun::new(plan.http.clone(), tag_url));
         let sandbox = pool_sandbox(&self.file, plan)?;
         let context = control_context("setup", aggregator.recorder(), env, http.clone());
         let mut control = Vu::new(&self.control, context).await?;
@@ -136,8 +138,10 @@ impl Test {
         stop: &Stop,
         share: Share,
     ) -> Result<Report, TestError> {
-        let aggregator = Aggregator::spawn(self.take_live());
-        let http = Arc::new(HttpRun::new(plan.http.clone()));
+        let live = self.take_live();
+        let tag_url = live.as_ref().is_some_and(Live::keeps_url);
+        let aggregator = Aggregator::spawn(live);
+        let http = Arc::new(HttpRun::new(plan.http.clone(), tag_url));
         let sandbox = pool_sandbox(&self.file, plan)?;
         let run = Scenarios {
             plan,
@@ -166,7 +170,7 @@ impl Test {
         env: &BTreeMap<String, String>,
     ) -> Result<Setup, TestError> {
         let aggregator = Aggregator::spawn(None);
-        let http = Arc::new(HttpRun::new(plan.http.clone()));
+        let http = Arc::new(HttpRun::new(plan.http.clone(), false));
         let context = control_context("setup", aggregator.recorder(), env, http);
         let mut control = Vu::new(&self.control, context).await?;
         let result = control.call_setup().await;
@@ -195,7 +199,7 @@ impl Test {
         data: &[u8],
     ) -> Result<Teardown, TestError> {
         let aggregator = Aggregator::spawn(None);
-        let http = Arc::new(HttpRun::new(plan.http.clone()));
+        let http = Arc::new(HttpRun::new(plan.http.clone(), false));
         let context = control_context("teardown", aggregator.recorder(), env, http);
         let mut control = Vu::new(&self.control, context).await?;
         let error = control.call_teardown(data).await.err();

@@ -9,9 +9,14 @@
 //!   (`/api/catalog/categories`) against `BASE_URL`.
 //! - `abort`: aborts the test on VU 1's third iteration.
 //! - `pace`: sleeps 100 ms.
+//!
+//! With `ABORT_IN_SETUP` set, `setup` aborts the test before any
+//! iteration runs.
 
 use loadwit_guest::metrics::{Counter, Gauge, Rate, Trend};
-use loadwit_guest::{Scenario, abort, check, env_or, group, http, iteration, sleep_secs, vu_id};
+use loadwit_guest::{
+    Scenario, abort, check, env, env_or, group, http, iteration, sleep_secs, vu_id,
+};
 
 static ITEMS_SOLD: Counter = Counter::new("items_sold");
 static BASKET_SIZE: Trend = Trend::new("basket_size");
@@ -26,6 +31,13 @@ impl Scenario for Suite {
         r#"{"scenarios": {"suite": {"executor": "per-vu-iterations",
             "vus": 2, "iterations": 5}}}"#
             .into()
+    }
+
+    fn setup() -> Result<Vec<u8>, String> {
+        if env("ABORT_IN_SETUP").is_some() {
+            abort("the target is not ready");
+        }
+        Ok(Vec::new())
     }
 
     fn run(exec: &str, _data: &[u8]) -> Result<(), String> {

@@ -29,13 +29,18 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) struct HttpRun {
     pub(crate) settings: HttpSettings,
     pub(crate) names: NameGuard,
+    /// Whether samples carry the full `url` tag. Only when `systemTags`
+    /// asks for it: a tag per distinct URL costs a series each, and the
+    /// `name` tag already groups requests.
+    pub(crate) tag_url: bool,
 }
 
 impl HttpRun {
-    pub(crate) fn new(settings: HttpSettings) -> Self {
+    pub(crate) fn new(settings: HttpSettings, tag_url: bool) -> Self {
         Self {
             settings,
             names: NameGuard::default(),
+            tag_url,
         }
     }
 }

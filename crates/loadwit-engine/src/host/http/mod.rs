@@ -56,6 +56,9 @@ impl VuContext {
                 .collect();
             tags.push(("method".into(), hop.method.clone()));
             tags.push(("name".into(), name.to_owned()));
+            if self.http.run.tag_url {
+                tags.push(("url".into(), hop.url.clone()));
+            }
             match hop.outcome {
                 Ok(status) => tags.push(("status".into(), status.to_string())),
                 Err(kind) => tags.push(("error_code".into(), error_code(kind).into())),
