@@ -1,6 +1,8 @@
 //! Distributed runs: segments run as separate processes add up to one
 //! run of the whole plan, and `loadwit merge` combines their results
-//! exactly.
+//! exactly. `coordinated` runs them live, under `loadwit coordinate`.
+
+mod coordinated;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -270,17 +270,17 @@ async fn spawn_reset() -> SocketAddr {
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate,
 /// all generated for this test process.
-struct Certs {
-    ca_pem: String,
+pub struct Certs {
+    pub ca_pem: String,
     ca_der: CertificateDer<'static>,
-    server_pem: String,
-    server_key_pem: String,
-    client_pem: String,
-    client_key_pem: String,
+    pub server_pem: String,
+    pub server_key_pem: String,
+    pub client_pem: String,
+    pub client_key_pem: String,
 }
 
 impl Certs {
-    fn generate() -> Self {
+    pub fn generate() -> Self {
         let mut ca_params = CertificateParams::new(Vec::new()).expect("CA params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca_key = KeyPair::generate().expect("a CA key");

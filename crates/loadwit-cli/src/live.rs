@@ -12,6 +12,9 @@ use crate::otlp::MetricsExport;
 use crate::output::SampleWriter;
 use crate::progress::Progress;
 
+/// The open `--out` sample files, each with its path for messages.
+pub type Writers = Vec<(PathBuf, Box<dyn SampleWriter>)>;
+
 /// What the run leaves for the CLI once it ends.
 #[derive(Default)]
 pub struct LiveOutcome {
@@ -30,7 +33,7 @@ pub struct Watch {
     thresholds: Thresholds,
     stop: Stop,
     series: TimeSeries,
-    writers: Vec<(PathBuf, Box<dyn SampleWriter>)>,
+    writers: Writers,
     progress: Progress,
     otlp: Option<MetricsExport>,
     outcome: Arc<Mutex<LiveOutcome>>,
@@ -43,7 +46,7 @@ impl Watch {
         thresholds: Thresholds,
         stop: Stop,
         interval: Duration,
-        writers: Vec<(PathBuf, Box<dyn SampleWriter>)>,
+        writers: Writers,
         progress: Progress,
     ) -> (Self, Arc<Mutex<LiveOutcome>>) {
         let outcome = Arc::new(Mutex::new(LiveOutcome::default()));

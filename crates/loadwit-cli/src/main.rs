@@ -1,9 +1,12 @@
 //! `loadwit`: runs WebAssembly load-test scenarios and reports on them.
 
+mod agent_watch;
 mod banner;
 mod commands;
+mod coordinator;
 mod diagnosis;
 mod exit;
+mod fleet;
 mod live;
 mod otlp;
 mod output;

@@ -2,6 +2,7 @@
 //! ten seconds otherwise (CI logs), nothing with `--quiet`.
 
 use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -30,11 +31,29 @@ enum Mode {
         window_start: Duration,
     },
     Bars {
-        _multi: MultiProgress,
+        multi: MultiProgress,
         bars: Vec<ProgressBar>,
+        /// One line per footer line, added as the footer grows.
+        notes: Vec<ProgressBar>,
         /// When the previous interval closed.
         last: Duration,
     },
+}
+
+/// Lines shown under the scenarios' progress, set from outside the
+/// display: a coordinator's per-agent health.
+#[derive(Clone, Default)]
+pub struct Footer(Arc<Mutex<Vec<String>>>);
+
+impl Footer {
+    /// Replaces the lines; the next update shows them.
+    pub fn set(&self, lines: Vec<String>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = lines;
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// The samples rates and percentiles are read from: the latest interval
@@ -50,6 +69,7 @@ struct Window<'a> {
 pub struct Progress {
     scenarios: Vec<ScenarioInfo>,
     mode: Mode,
+    footer: Footer,
 }
 
 impl Progress {
@@ -78,7 +98,16 @@ impl Progress {
                 window_start: Duration::ZERO,
             }
         };
-        Progress { scenarios, mode }
+        Progress {
+            scenarios,
+            mode,
+            footer: Footer::default(),
+        }
+    }
+
+    /// The handle that sets the lines under the scenarios.
+    pub fn footer(&self) -> Footer {
+        self.footer.clone()
     }
 
     /// Shows the state `elapsed` into the run: counts from `total`,
@@ -99,11 +128,17 @@ impl Progress {
                         span: Some(elapsed.saturating_sub(*window_start)),
                     };
                     print_lines(&self.scenarios, total, &recent, elapsed);
+                    print_footer(&self.footer.lines());
                     **window = Aggregate::default();
                     *window_start = elapsed;
                 }
             }
-            Mode::Bars { bars, last, .. } => {
+            Mode::Bars {
+                multi,
+                bars,
+                notes,
+                last,
+            } => {
                 let recent = Window {
                     aggregate: interval,
                     span: Some(elapsed.saturating_sub(*last)),
@@ -116,6 +151,7 @@ impl Progress {
                     bar.set_position(own.as_millis() as u64);
                     bar.set_message(stats(scenario, total, &recent, elapsed));
                 }
+                show_footer(multi, notes, self.footer.lines());
             }
         }
     }
@@ -130,9 +166,13 @@ impl Progress {
                     span: None,
                 };
                 print_lines(&self.scenarios, total, &whole, elapsed);
+                print_footer(&self.footer.lines());
                 println!();
             }
-            Mode::Bars { bars, .. } => bars.iter().for_each(ProgressBar::finish_and_clear),
+            Mode::Bars { bars, notes, .. } => bars
+                .iter()
+                .chain(notes)
+                .for_each(ProgressBar::finish_and_clear),
         }
     }
 }
@@ -152,10 +192,31 @@ fn bars(scenarios: &[ScenarioInfo]) -> Mode {
         })
         .collect();
     Mode::Bars {
-        _multi: multi,
+        multi,
         bars,
+        notes: Vec::new(),
         last: Duration::ZERO,
     }
+}
+
+/// Draws the footer's lines under the bars, one plain line each.
+fn show_footer(multi: &MultiProgress, notes: &mut Vec<ProgressBar>, lines: Vec<String>) {
+    while notes.len() < lines.len() {
+        let note = multi.add(ProgressBar::new(1));
+        note.set_style(ProgressStyle::with_template("{msg}").expect("the template is valid"));
+        notes.push(note);
+    }
+    for (note, line) in notes.iter().zip(lines) {
+        note.set_message(line);
+    }
+}
+
+fn print_footer(lines: &[String]) {
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        writeln!(stdout, "{line}").ok();
+    }
+    stdout.flush().ok();
 }
 
 fn print_lines(

@@ -88,34 +88,31 @@ pub fn print(summary: &Summary) {
 ///
 /// When a file cannot be written; the message names its flag.
 pub fn write_exports(summary: &Summary, exports: Exports<'_>) -> anyhow::Result<()> {
-    write_exports_with(summary, exports, &[])
-}
-
-/// Writes the exports as [`write_exports`] does, with `extra` top-level
-/// fields in the summary export (what `loadwit run` alone knows, such as
-/// the OTLP counts).
-///
-/// # Errors
-///
-/// When a file cannot be written; the message names its flag.
-pub fn write_exports_with(
-    summary: &Summary,
-    exports: Exports<'_>,
-    extra: &[(&str, Value)],
-) -> anyhow::Result<()> {
     if let Some(path) = exports.summary {
-        let mut json = summary.to_json();
-        if let Some(object) = json.as_object_mut() {
-            for (key, value) in extra {
-                object.insert((*key).to_owned(), value.clone());
-            }
-        }
-        write_json(path, &json)?;
+        write_summary(path, summary, &[])?;
     }
     if let Some(path) = exports.junit {
         junit::write(path, summary)?;
     }
     Ok(())
+}
+
+/// Writes the JSON summary with `extra` keys beside k6's (a distributed
+/// run's `agents`).
+///
+/// # Errors
+///
+/// When the file cannot be written.
+pub fn write_summary(
+    path: &Path,
+    summary: &Summary,
+    extra: &[(&'static str, Value)],
+) -> anyhow::Result<()> {
+    let mut json = summary.to_json();
+    for (key, value) in extra {
+        json[*key] = value.clone();
+    }
+    write_json(path, &json)
 }
 
 /// Whether any threshold failed.

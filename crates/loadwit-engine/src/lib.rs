@@ -34,6 +34,6 @@ pub use options::{
     SegmentError, SegmentSequence, Stage,
 };
 pub use recorder::{Live, Observer};
-pub use run::{Report, Test, TestError};
+pub use run::{Report, Setup, Share, Teardown, Test, TestError};
 pub use sandbox::ComponentFile;
 pub use stop::{Stop, StopLevel, StopReason};

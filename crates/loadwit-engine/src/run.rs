@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::oneshot;
 
 use loadwit_metrics::{Aggregate, Builtin, Sample, TagSet};
 use loadwit_otel::Tracing;
@@ -15,7 +17,7 @@ use crate::host::{HttpClient, HttpRun, VuContext};
 use crate::options::{Options, Plan, ScenarioPlan};
 use crate::recorder::{Aggregator, Live, Recorder};
 use crate::sandbox::{ComponentFile, Sandbox};
-use crate::stop::{Stop, StopLevel};
+use crate::stop::{Stop, StopLevel, StopReason};
 use crate::trace::VuTrace;
 use crate::vu::{Vu, VuFactory};
 
@@ -100,13 +102,11 @@ impl Test {
         env: &BTreeMap<String, String>,
         stop: &Stop,
     ) -> Result<Report, TestError> {
-        let live = self.live.lock().map(|mut l| l.take()).unwrap_or(None);
+        let live = self.take_live();
         let tag_url = live.as_ref().is_some_and(Live::keeps_url);
         let aggregator = Aggregator::spawn(live);
-        let pool_size = u32::try_from(plan.max_vus()).unwrap_or(u32::MAX);
-        let sandbox = Sandbox::new(&self.file, pool_size.max(2))?;
-
         let http = Arc::new(HttpRun::new(plan.http.clone(), tag_url));
+        let sandbox = pool_sandbox(&self.file, plan)?;
         let context = control_context("setup", aggregator.recorder(), env, http.clone());
         let mut control = Vu::new(&self.control, context).await?;
         control.context().trace = VuTrace::new(self.tracing.clone());
@@ -121,15 +121,218 @@ impl Test {
             }
         };
 
+        let run = Scenarios {
+            plan,
+            env,
+            stop,
+            aggregator: &aggregator,
+            http: &http,
+            tracing: self.tracing.as_ref(),
+        };
+        let driven = run.drive(sandbox, setup_data, None).await?;
+        let teardown = match stop.level() {
+            StopLevel::Hard => None,
+            _ => control.call_teardown(&driven.shared.setup_data).await.err(),
+        };
+        drop(control);
+        Ok(driven.report(aggregator.finish(), stop, teardown))
+    }
+
+    /// Runs `plan` as one share of a distributed test: `setup` and
+    /// `teardown` run elsewhere, once for the whole test, so this run
+    /// takes `setup`'s bytes from `share` and starts its scenarios at the
+    /// instant `share` is told, the same for every share.
+    ///
+    /// # Errors
+    ///
+    /// A [`RunError`] when VUs cannot be created; nothing ran then.
+    pub async fn run_share(
+        &self,
+        plan: &Plan,
+        env: &BTreeMap<String, String>,
+        stop: &Stop,
+        share: Share,
+    ) -> Result<Report, TestError> {
+        let live = self.take_live();
+        let tag_url = live.as_ref().is_some_and(Live::keeps_url);
+        let aggregator = Aggregator::spawn(live);
+        let http = Arc::new(HttpRun::new(plan.http.clone(), tag_url));
+        let sandbox = pool_sandbox(&self.file, plan)?;
+        let run = Scenarios {
+            plan,
+            env,
+            stop,
+            aggregator: &aggregator,
+            http: &http,
+            tracing: self.tracing.as_ref(),
+        };
+        let start = StartSignal {
+            prepared: share.prepared,
+            start_at: share.start_at,
+        };
+        let driven = run.drive(sandbox, share.setup_data, Some(start)).await?;
+        Ok(driven.report(aggregator.finish(), stop, None))
+    }
+
+    /// Runs only the component's `setup`, for a distributed test whose
+    /// shares run elsewhere ([`Test::run_share`]).
+    ///
+    /// # Errors
+    ///
+    /// [`TestError::Setup`] when `setup` fails, with what it recorded.
+    pub async fn setup(
+        &self,
+        plan: &Plan,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Setup, TestError> {
+        let aggregator = Aggregator::spawn(None);
+        let http = Arc::new(HttpRun::new(plan.http.clone(), false));
+        let context = control_context("setup", aggregator.recorder(), env, http);
+        let mut control = Vu::new(&self.control, context).await?;
+        control.context().trace = VuTrace::new(self.tracing.clone());
+        let result = control.call_setup().await;
+        drop(control);
+        let aggregate = aggregator.finish();
+        match result {
+            Ok(data) => Ok(Setup { data, aggregate }),
+            Err(error) => Err(TestError::Setup {
+                error,
+                aggregate: Box::new(aggregate),
+            }),
+        }
+    }
+
+    /// Runs only the component's `teardown` with `setup`'s bytes, after
+    /// every share of a distributed test has ended.
+    ///
+    /// # Errors
+    ///
+    /// A [`RunError`] when the instance cannot be made; a failing
+    /// `teardown` itself is in the returned [`Teardown`].
+    pub async fn teardown(
+        &self,
+        plan: &Plan,
+        env: &BTreeMap<String, String>,
+        data: &[u8],
+    ) -> Result<Teardown, TestError> {
+        let aggregator = Aggregator::spawn(None);
+        let http = Arc::new(HttpRun::new(plan.http.clone(), false));
+        let context = control_context("teardown", aggregator.recorder(), env, http);
+        let mut control = Vu::new(&self.control, context).await?;
+        control.context().trace = VuTrace::new(self.tracing.clone());
+        let error = control.call_teardown(data).await.err();
+        drop(control);
+        Ok(Teardown {
+            aggregate: aggregator.finish(),
+            error,
+        })
+    }
+
+    fn take_live(&self) -> Option<Live> {
+        self.live.lock().map(|mut l| l.take()).unwrap_or(None)
+    }
+}
+
+/// How a run that is one share of a distributed test begins.
+pub struct Share {
+    /// The bytes the test's one `setup` returned.
+    pub setup_data: Vec<u8>,
+    /// Told once every VU the scenarios start with has been made.
+    pub prepared: oneshot::Sender<()>,
+    /// When to start the scenarios, on the wall clock. A sender dropped
+    /// without sending calls the run off: it ends without an iteration.
+    pub start_at: oneshot::Receiver<SystemTime>,
+}
+
+/// What [`Test::setup`] hands back.
+pub struct Setup {
+    /// The bytes for every iteration and for `teardown`.
+    pub data: Vec<u8>,
+    /// What `setup` recorded (its requests count in the test's totals).
+    pub aggregate: Aggregate,
+}
+
+/// What [`Test::teardown`] hands back.
+pub struct Teardown {
+    /// What `teardown` recorded.
+    pub aggregate: Aggregate,
+    /// The component's `teardown` error, if it returned one.
+    pub error: Option<RunError>,
+}
+
+/// The pool every scenario VU of `plan` is made from.
+fn pool_sandbox(file: &ComponentFile, plan: &Plan) -> Result<Sandbox, LoadError> {
+    let pool_size = u32::try_from(plan.max_vus()).unwrap_or(u32::MAX);
+    Sandbox::new(file, pool_size.max(2))
+}
+
+/// The scenarios of one run, between `setup` and `teardown`.
+struct Scenarios<'a> {
+    plan: &'a Plan,
+    env: &'a BTreeMap<String, String>,
+    stop: &'a Stop,
+    aggregator: &'a Aggregator,
+    http: &'a Arc<HttpRun>,
+    /// The run's tracer; `None` when nothing is traced.
+    tracing: Option<&'a Tracing>,
+}
+
+/// The handshake of a share's start: VUs made, then the agreed instant.
+struct StartSignal {
+    prepared: oneshot::Sender<()>,
+    start_at: oneshot::Receiver<SystemTime>,
+}
+
+/// What running the scenarios leaves for the report.
+struct Driven {
+    elapsed: Duration,
+    vus_max: u64,
+    vus_timeline: Vec<(Duration, u64)>,
+    /// Kept for `teardown`, which gets `setup`'s bytes.
+    shared: Arc<Shared>,
+}
+
+impl Driven {
+    fn report(self, aggregate: Aggregate, stop: &Stop, teardown: Option<RunError>) -> Report {
+        Report {
+            aggregate,
+            elapsed: self.elapsed,
+            vus_max: self.vus_max,
+            vus_timeline: self.vus_timeline,
+            stopped: stop.level(),
+            teardown,
+        }
+    }
+}
+
+impl Scenarios<'_> {
+    /// Makes the VUs, waits for the start when one is signalled, then
+    /// runs every scenario to its end.
+    async fn drive(
+        &self,
+        sandbox: Sandbox,
+        setup_data: Vec<u8>,
+        start: Option<StartSignal>,
+    ) -> Result<Driven, TestError> {
         let shared = Arc::new(Shared {
             sandbox,
             setup_data,
-            stop: stop.clone(),
+            stop: self.stop.clone(),
             vus: VuGauge::default(),
         });
-        let tracing = self.tracing.as_ref();
-        let scenarios = prepare_scenarios(plan, env, &shared, &aggregator, &http, tracing).await?;
-        let (sampler, sampler_done) = VusSampler::spawn(shared.clone(), aggregator.recorder());
+        let scenarios = prepare_scenarios(
+            self.plan,
+            self.env,
+            &shared,
+            self.aggregator,
+            self.http,
+            self.tracing,
+        )
+        .await?;
+        if let Some(start) = start {
+            wait_for_start(start, self.stop).await;
+        }
+        let (sampler, sampler_done) = VusSampler::spawn(shared.clone(), self.aggregator.recorder());
 
         let started = Instant::now();
         let tasks: Vec<_> = scenarios
@@ -151,21 +354,40 @@ impl Test {
         let elapsed = started.elapsed();
         let vus_timeline = sampler.finish(sampler_done).await;
         let vus_max = shared.vus.made.load(Ordering::Relaxed);
-
-        let teardown = match stop.level() {
-            StopLevel::Hard => None,
-            _ => control.call_teardown(&shared.setup_data).await.err(),
-        };
-        drop(control);
-        drop(shared);
-        Ok(Report {
-            aggregate: aggregator.finish(),
+        Ok(Driven {
             elapsed,
             vus_max,
             vus_timeline,
-            stopped: stop.level(),
-            teardown,
+            shared,
         })
+    }
+}
+
+/// Says the VUs are made, then sleeps until the agreed start; a stop
+/// meanwhile, or a start called off, ends the wait (the scenarios then
+/// see the stop and start nothing).
+async fn wait_for_start(start: StartSignal, stop: &Stop) {
+    let _ = start.prepared.send(());
+    let mut watch = stop.subscribe();
+    let at = tokio::select! {
+        at = start.start_at => at,
+        _ = watch.stopping() => return,
+    };
+    let Ok(at) = at else {
+        stop.stop_now(StopReason::Remote);
+        return;
+    };
+    match at.duration_since(SystemTime::now()) {
+        Ok(wait) => {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = watch.stopping() => {}
+            }
+        }
+        Err(late) => tracing::warn!(
+            late_ms = late.duration().as_millis() as u64,
+            "the agreed start instant had passed; starting now (are the clocks in sync?)"
+        ),
     }
 }
 

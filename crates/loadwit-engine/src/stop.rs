@@ -21,6 +21,8 @@ pub enum StopLevel {
 pub enum StopReason {
     /// A signal or the caller (exit 105).
     Outside,
+    /// The coordinator of a distributed run, for the whole test.
+    Remote,
 }
 
 /// The handle a caller (a signal handler, a test) stops a run with.
@@ -58,6 +60,13 @@ impl Stop {
             now = *level;
         });
         now
+    }
+
+    /// Stops at once for `reason` (kept if it is the first stop):
+    /// running iterations are interrupted.
+    pub fn stop_now(&self, reason: StopReason) {
+        let _ = self.reason.set(reason);
+        self.level.send_replace(StopLevel::Hard);
     }
 
     pub fn level(&self) -> StopLevel {

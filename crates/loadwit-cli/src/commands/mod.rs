@@ -1,12 +1,15 @@
 //! One module per subcommand.
 
+mod agent;
 mod build;
+mod coordinate;
 mod http_flags;
 mod inspect;
 mod merge;
 mod new;
 mod run;
 mod segment_flags;
+mod tls_flags;
 
 use clap::Subcommand;
 
@@ -18,6 +21,8 @@ pub enum Command {
     New(new::NewArgs),
     Build(build::BuildArgs),
     Inspect(inspect::InspectArgs),
+    Coordinate(Box<coordinate::CoordinateArgs>),
+    Agent(agent::AgentArgs),
     Merge(merge::MergeArgs),
 }
 
@@ -28,6 +33,8 @@ pub fn dispatch(command: Command) -> ExitCode {
         Command::New(args) => new::run(args),
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Coordinate(args) => coordinate::run(*args),
+        Command::Agent(args) => agent::run(args),
         Command::Merge(args) => merge::run(args),
     }
 }

@@ -11,21 +11,22 @@ use clap::Args;
 use loadwit_engine::options::StageOptions;
 use loadwit_engine::{Live, Options, Plan, Report, Stop, StopLevel, Test, TestError};
 use loadwit_metrics::{RunInfo, ThresholdOutcome, Thresholds};
+use loadwit_otel::{Otel, OtelConfig};
 
 use super::http_flags::HttpFlags;
 use super::segment_flags::SegmentFlags;
 use crate::exit::ExitCode;
-use crate::live::{LiveOutcome, Watch};
+use crate::live::{LiveOutcome, Watch, Writers};
 use crate::otlp::{self, Exported, MetricsExport, OtlpFlags};
+use crate::output::OutSpec;
 use crate::output::result::{self, ResultHeader, stop_reason};
-use crate::output::{OutSpec, SampleWriter};
 use crate::progress::Progress;
 use crate::settings::{self, Settings};
 use crate::{banner, diagnosis, report};
 
 /// How often the aggregator closes a time-series bucket, evaluates
 /// `abortOnFail` thresholds and refreshes progress.
-const LIVE_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const LIVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Runs a scenario component against its target and prints a summary.
 ///
@@ -168,13 +169,13 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 /// An error that ends the command, with the exit code it maps to.
-struct Failure {
-    error: anyhow::Error,
-    code: ExitCode,
+pub(crate) struct Failure {
+    pub error: anyhow::Error,
+    pub code: ExitCode,
 }
 
 impl Failure {
-    fn new(code: ExitCode, error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn new(code: ExitCode, error: impl Into<anyhow::Error>) -> Self {
         Self {
             error: error.into(),
             code,
@@ -191,32 +192,14 @@ fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
 }
 
 async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
-    let test = Test::load(&args.file, super::build::cache_dir())
-        .await
-        .map_err(load_failure)?;
-    let invalid = |e| Failure::new(ExitCode::InvalidConfig, e);
-    let env_layer = Options::from_env(|name| std::env::var(name).ok()).map_err(invalid)?;
-    let options = test
-        .options()
-        .clone()
-        .overlay(config_file(args.config.as_deref())?)
-        .overlay(env_layer)
-        .overlay(flag_options(args));
-    let mut plan = options.plan().map_err(invalid)?;
-    plan = args
-        .segment
-        .apply(plan)
-        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
-    let thresholds = report::thresholds(options.thresholds.as_ref(), &args.thresholds)
-        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
-    let settings = Settings::from_options(&options.unknown)
-        .map_err(|e| Failure::new(ExitCode::InvalidConfig, anyhow::anyhow!(e)))?;
-    add_run_tags(&mut plan, &settings, &args.tags);
-    warn_unknown_options(&options);
-    let otel_config = args
-        .otlp
-        .config(|name| std::env::var(name).ok())
-        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+    let Resolved {
+        test,
+        options,
+        plan,
+        thresholds,
+        settings,
+    } = resolve(args).await?;
+    let otel_config = args.otel_config()?;
 
     let mut stdout = io::stdout().lock();
     if args.dry_run {
@@ -226,9 +209,7 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
     banner::print(&mut stdout, &args.file, &plan).ok();
     drop(stdout);
 
-    let tags = run_tags(&settings, &args.tags);
-    let mut otel = otlp::start(&otel_config, otlp::run_id_from_env(), &tags)
-        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+    let mut otel = start_otlp(&otel_config, args, &settings)?;
 
     let stop = Stop::default();
     let metrics = MetricsExport::new(&otel, &otel_config);
@@ -236,7 +217,7 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
     let test = test.with_live(live).with_tracing(otel.tracing());
     let signals = tokio::spawn(stop_on_signals(stop.clone()));
     let started_at = result::now_rfc3339();
-    let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
+    let env = args.env_map();
     let result = test.run(&plan, &env, &stop).await;
     signals.abort();
     let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(|e| e.into_inner()));
@@ -251,6 +232,7 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
         live: outcome,
         setup_failed: false,
         otlp,
+        extra_json: Vec::new(),
     };
 
     match result {
@@ -279,8 +261,111 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
     }
 }
 
+/// A loaded component and everything its options resolved to.
+pub(crate) struct Resolved {
+    pub test: Test,
+    /// Every layer stacked: the component's, `--config`, variables,
+    /// flags.
+    pub options: Options,
+    /// The plan, cut to `--segment` when one is given.
+    pub plan: Plan,
+    pub thresholds: Thresholds,
+    pub settings: Settings,
+}
+
+/// Loads the component and resolves its options under `--config`, the
+/// `LOADWIT_*` variables and the flags, into a plan with the run's tags.
+pub(crate) async fn resolve(args: &RunArgs) -> Result<Resolved, Failure> {
+    let test = Test::load(&args.file, super::build::cache_dir())
+        .await
+        .map_err(load_failure)?;
+    let invalid = |e| Failure::new(ExitCode::InvalidConfig, e);
+    let env_layer = Options::from_env(|name| std::env::var(name).ok()).map_err(invalid)?;
+    let options = test
+        .options()
+        .clone()
+        .overlay(config_file(args.config.as_deref())?)
+        .overlay(env_layer)
+        .overlay(flag_options(args));
+    let mut plan = options.plan().map_err(invalid)?;
+    plan = args
+        .segment
+        .apply(plan)
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+    let thresholds = report::thresholds(options.thresholds.as_ref(), &args.thresholds)
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+    let settings = Settings::from_options(&options.unknown)
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, anyhow::anyhow!(e)))?;
+    add_run_tags(&mut plan, &settings, &args.tags);
+    warn_unknown_options(&options);
+    Ok(Resolved {
+        test,
+        options,
+        plan,
+        thresholds,
+        settings,
+    })
+}
+
+/// Starts the OTLP export `config` asks for, its resource carrying the
+/// run's tags; nothing is exported when nothing is asked.
+pub(crate) fn start_otlp(
+    config: &OtelConfig,
+    args: &RunArgs,
+    settings: &Settings,
+) -> Result<Otel, Failure> {
+    let tags = run_tags(settings, &args.tags);
+    otlp::start(config, otlp::run_id_from_env(), &tags)
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))
+}
+
+impl RunArgs {
+    /// The OTLP settings: the `--otlp-*` flags over the `OTEL_*`
+    /// variables.
+    pub(crate) fn otel_config(&self) -> Result<OtelConfig, Failure> {
+        self.otlp
+            .config(|name| std::env::var(name).ok())
+            .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))
+    }
+
+    /// The component file.
+    pub(crate) fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Whether only the plan is to be printed.
+    pub(crate) fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// Whether progress is hidden.
+    pub(crate) fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// The `--tag` flags.
+    pub(crate) fn tags(&self) -> &[(String, String)] {
+        &self.tags
+    }
+
+    /// The `--out` flags.
+    pub(crate) fn outputs(&self) -> &[OutSpec] {
+        &self.out
+    }
+
+    /// The `--segment` flags.
+    pub(crate) fn segment(&self) -> &SegmentFlags {
+        &self.segment
+    }
+
+    /// What the scenario's env lookups see.
+    pub(crate) fn env_map(&self) -> BTreeMap<String, String> {
+        self.env.iter().cloned().collect()
+    }
+}
+
 /// Run tags under each scenario's own: the options' `tags`, then `--tag`.
-fn add_run_tags(plan: &mut Plan, settings: &Settings, flags: &[(String, String)]) {
+pub(crate) fn add_run_tags(plan: &mut Plan, settings: &Settings, flags: &[(String, String)]) {
     let run_tags = run_tags(settings, flags);
     for scenario in &mut plan.scenarios {
         let mut tags = run_tags.clone();
@@ -306,15 +391,7 @@ fn live(
     stop: &Stop,
     otlp: Option<MetricsExport>,
 ) -> Result<(Live, Arc<Mutex<LiveOutcome>>), Failure> {
-    let mut writers: Vec<(PathBuf, Box<dyn SampleWriter>)> = Vec::new();
-    for spec in &args.out {
-        let writer = spec
-            .open()
-            .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
-        if let Some(writer) = writer {
-            writers.push((spec.path().to_path_buf(), writer));
-        }
-    }
+    let writers = open_outputs(&args.out)?;
     let progress = Progress::new(plan, args.quiet);
     let (watch, outcome) = Watch::new(
         thresholds.clone(),
@@ -331,26 +408,44 @@ fn live(
     Ok((live, outcome))
 }
 
+/// Opens every `--out` file that writes samples; the result file is
+/// written at the end instead.
+pub(crate) fn open_outputs(specs: &[OutSpec]) -> Result<Writers, Failure> {
+    let mut writers: Writers = Vec::new();
+    for spec in specs {
+        let writer = spec
+            .open()
+            .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+        if let Some(writer) = writer {
+            writers.push((spec.path().to_path_buf(), writer));
+        }
+    }
+    Ok(writers)
+}
+
 /// Everything the end of a run reports from.
-struct Results<'a> {
-    args: &'a RunArgs,
-    thresholds: &'a Thresholds,
-    settings: &'a Settings,
-    options: &'a Options,
-    plan: &'a Plan,
-    started_at: String,
-    live: LiveOutcome,
+pub(crate) struct Results<'a> {
+    pub args: &'a RunArgs,
+    pub thresholds: &'a Thresholds,
+    pub settings: &'a Settings,
+    pub options: &'a Options,
+    pub plan: &'a Plan,
+    pub started_at: String,
+    pub live: LiveOutcome,
     /// Set when `setup` failed: the result file then records exit 107,
     /// or 108 when the scenario aborted in it.
-    setup_failed: bool,
+    pub setup_failed: bool,
     /// What OTLP export came to; `None` when nothing was exported.
-    otlp: Option<Exported>,
+    pub otlp: Option<Exported>,
+    /// Keys added to the JSON summary beside k6's (a distributed run's
+    /// `agents`).
+    pub extra_json: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Results<'_> {
     /// Prints and writes the summary and reports, then decides the exit
     /// code.
-    fn finish(self, report: Report) -> Result<ExitCode, Failure> {
+    pub(crate) fn finish(self, report: Report) -> Result<ExitCode, Failure> {
         let outcomes = self.thresholds.evaluate(&report.aggregate, report.elapsed);
         let info = RunInfo {
             elapsed: report.elapsed,
@@ -368,11 +463,16 @@ impl Results<'_> {
         }
         self.report_aborts();
         let write_failed = |e| Failure::new(ExitCode::ScenarioFailed, e);
-        let exports =
+        let mut exports =
             report::Exports::new(self.args.summary_export.as_ref(), self.args.junit.as_ref());
-        let extra: Vec<(&str, serde_json::Value)> =
-            self.otlp.iter().map(|otlp| ("otlp", otlp.json())).collect();
-        report::write_exports_with(&summary, exports, &extra).map_err(write_failed)?;
+        let mut extra = self.extra_json.clone();
+        if let Some(otlp) = &self.otlp {
+            extra.push(("otlp", otlp.json()));
+        }
+        if let Some(path) = exports.summary.take() {
+            report::write_summary(path, &summary, &extra).map_err(write_failed)?;
+        }
+        report::write_exports(&summary, exports).map_err(write_failed)?;
         for error in &self.live.errors {
             eprintln!("error: writing the output {error}; it is incomplete");
         }
@@ -472,7 +572,7 @@ fn verdict(report: &Report, outcomes: &[ThresholdOutcome]) -> ExitCode {
     ExitCode::Success
 }
 
-fn load_failure(error: TestError) -> Failure {
+pub(crate) fn load_failure(error: TestError) -> Failure {
     let code = match error {
         TestError::Options(_) => ExitCode::InvalidConfig,
         _ => ExitCode::ScenarioFailed,
@@ -515,7 +615,7 @@ fn warn_unknown_options(options: &Options) {
 }
 
 /// Escalates the stop on each Ctrl-C or SIGTERM: graceful, then hard.
-async fn stop_on_signals(stop: Stop) {
+pub(crate) async fn stop_on_signals(stop: Stop) {
     let Ok(mut terminate) =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
     else {
@@ -535,7 +635,7 @@ async fn stop_on_signals(stop: Stop) {
     }
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     loadwit_engine::options::parse_duration(text)
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, de};
+use serde::{Deserialize, Deserializer, Serializer, de};
 
 /// Parses `1h2m3s`, `1.5s`, `300ms`, `250us`, `0`. k6 takes Go's duration
 /// syntax, so options blocks written for k6 keep working.
@@ -84,6 +84,32 @@ where
     }
 }
 
+/// Serde adapter: a duration as text [`parse_duration`] reads back, in
+/// the largest whole unit (`90s`, `1500ms`, `250us`), so a layer written
+/// out and read again resolves to the same plan.
+pub(crate) fn serialize_opt<S>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: Serializer,
+{
+    match value {
+        None => serializer.serialize_none(),
+        Some(duration) => serializer.serialize_str(&format_duration(*duration)),
+    }
+}
+
+fn format_duration(duration: Duration) -> String {
+    let ns = duration.as_nanos();
+    if ns == 0 {
+        return "0".into();
+    }
+    for (unit, size) in [("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+        if ns.is_multiple_of(size) {
+            return format!("{}{unit}", ns / size);
+        }
+    }
+    format!("{ns}ns")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +122,15 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn written_durations_read_back() {
+        for ms in [0, 1, 250, 1_500, 30_000, 90_000, 3_600_000] {
+            let duration = Duration::from_millis(ms);
+            assert_eq!(parse_duration(&format_duration(duration)), Ok(duration));
+        }
+        assert_eq!(format_duration(Duration::from_micros(1_250)), "1250us");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! HTTP client options, under k6's names: the layer as written, and the
 //! settings every VU's client shares once resolved.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::OptionsError;
 use crate::host::TlsConfigs;
@@ -10,7 +10,7 @@ use crate::host::TlsConfigs;
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
 
 /// One layer of HTTP options; every field optional so layers stack.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpOptions {
     /// Redirects followed per request (`maxRedirects`); 0 follows none.
@@ -37,7 +37,7 @@ pub struct HttpOptions {
 
 /// One `tlsAuth` entry, as in k6; `cert` and `key` are PEM text or the
 /// path of a PEM file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsAuth {
     /// Hosts this certificate is offered to: exact names or `*.suffix`;
@@ -94,6 +94,30 @@ impl HttpOptions {
             tls_auth: top.tls_auth.or(self.tls_auth),
             tls_ca_cert: top.tls_ca_cert.or(self.tls_ca_cert),
         }
+    }
+
+    /// Replaces the PEM file paths of `tlsCACert` and `tlsAuth` with the
+    /// files' text, so the options mean the same on a machine that lacks
+    /// the files (the agents of a distributed run).
+    ///
+    /// # Errors
+    ///
+    /// An [`OptionsError::Field`] naming the field whose file cannot be
+    /// read.
+    pub fn inline_pem_files(&mut self) -> Result<(), OptionsError> {
+        let inline = |field: &str, text: &mut String| {
+            let pem = pem_text(field, text)?;
+            *text = String::from_utf8_lossy(&pem).into_owned();
+            Ok::<(), OptionsError>(())
+        };
+        if let Some(text) = &mut self.tls_ca_cert {
+            inline("tlsCACert", text)?;
+        }
+        for (i, auth) in self.tls_auth.iter_mut().flatten().enumerate() {
+            inline(&format!("tlsAuth[{i}].cert"), &mut auth.cert)?;
+            inline(&format!("tlsAuth[{i}].key"), &mut auth.key)?;
+        }
+        Ok(())
     }
 
     /// Fills in defaults and reads the PEM files the options name.

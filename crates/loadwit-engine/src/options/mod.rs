@@ -20,7 +20,7 @@ pub(crate) use http::ClientCert;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use duration::parse_duration;
 pub use env::{VARIABLES as ENV_VARIABLES, parse_stage};
@@ -34,17 +34,29 @@ pub use segment::{ExecutionSegment, SegmentError, SegmentSequence, Stripe};
 ///
 /// Every field is optional so layers can be stacked; fields this version
 /// does not know are kept in `unknown` and reported, not rejected, since
-/// k6 options blocks often carry keys for other outputs.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// k6 options blocks often carry keys for other outputs. Serialized, a
+/// layer is k6's JSON again (durations as text), which is how resolved
+/// options travel to the agents of a distributed run.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Options {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vus: Option<u64>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(
+        default,
+        deserialize_with = "duration::deserialize_opt",
+        serialize_with = "duration::serialize_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iterations: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stages: Option<Vec<StageOptions>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scenarios: Option<BTreeMap<String, ScenarioOptions>>,
     /// Thresholds stay raw here: the metrics crate parses them.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<serde_json::Value>,
     /// HTTP client options (`maxRedirects`, `insecureSkipTLSVerify`, ...),
     /// at the top level as in k6.
@@ -236,6 +248,24 @@ mod tests {
         assert_eq!(p.scenarios[0].executor.name(), "shared-iterations");
         let p = plan("").unwrap();
         assert_eq!(p.max_vus(), 1);
+    }
+
+    #[test]
+    fn a_layer_written_out_resolves_to_the_same_plan() {
+        let layer = Options::from_json(
+            r#"{"scenarios": {"s": {"executor": "ramping-arrival-rate", "startRate": 2,
+                "timeUnit": "1s", "preAllocatedVUs": 2, "maxVUs": 4, "startTime": "1.5s",
+                "stages": [{"duration": "10s", "target": 8}], "tags": {"k": "v"}}},
+                "maxRedirects": 3, "thresholds": {"checks": ["rate>0.9"]}, "tags": {"env": "ci"}}"#,
+        )
+        .unwrap();
+        let text = serde_json::to_string(&layer).unwrap();
+        let again = Options::from_json(&text).unwrap();
+        let scenarios = |o: &Options| format!("{:?}", o.plan().unwrap().scenarios);
+        assert_eq!(scenarios(&again), scenarios(&layer));
+        assert_eq!(again.thresholds, layer.thresholds);
+        assert_eq!(again.unknown, layer.unknown);
+        assert_eq!(again.http.max_redirects, Some(3));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::OptionsError;
 use super::duration;
@@ -20,24 +20,44 @@ const EXECUTORS: &str = "constant-vus, ramping-vus, per-vu-iterations, shared-it
                          constant-arrival-rate or ramping-arrival-rate";
 
 /// One entry of `scenarios`, as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScenarioOptions {
     pub executor: String,
     pub vus: Option<u64>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(
+        default,
+        deserialize_with = "duration::deserialize_opt",
+        serialize_with = "duration::serialize_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration: Option<Duration>,
     pub iterations: Option<u64>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(
+        default,
+        deserialize_with = "duration::deserialize_opt",
+        serialize_with = "duration::serialize_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_duration: Option<Duration>,
     #[serde(rename = "startVUs")]
     pub start_vus: Option<u64>,
     pub stages: Option<Vec<StageOptions>>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(
+        default,
+        deserialize_with = "duration::deserialize_opt",
+        serialize_with = "duration::serialize_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub graceful_ramp_down: Option<Duration>,
     pub rate: Option<f64>,
     pub start_rate: Option<f64>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(
+        default,
+        deserialize_with = "duration::deserialize_opt",
+        serialize_with = "duration::serialize_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub time_unit: Option<Duration>,
     #[serde(rename = "preAllocatedVUs")]
     pub pre_allocated_vus: Option<u64>,
@@ -45,11 +65,26 @@ pub struct ScenarioOptions {
     pub max_vus: Option<u64>,
     /// loadwit's own: how long an arrival-rate iteration may wait for a
     /// free VU before it is dropped (k6 drops at once).
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(
+        default,
+        deserialize_with = "duration::deserialize_opt",
+        serialize_with = "duration::serialize_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_lateness: Option<Duration>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(
+        default,
+        deserialize_with = "duration::deserialize_opt",
+        serialize_with = "duration::serialize_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_time: Option<Duration>,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(
+        default,
+        deserialize_with = "duration::deserialize_opt",
+        serialize_with = "duration::serialize_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub graceful_stop: Option<Duration>,
     pub exec: Option<String>,
     #[serde(default)]
@@ -60,10 +95,15 @@ pub struct ScenarioOptions {
 
 /// One stage as written; both fields are checked by the plan so a
 /// missing one is named with its index.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageOptions {
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(
+        default,
+        deserialize_with = "duration::deserialize_opt",
+        serialize_with = "duration::serialize_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration: Option<Duration>,
     pub target: Option<f64>,
 }

@@ -1,0 +1,55 @@
+//! A scenario whose lifecycle the target can count: `setup` sends one
+//! `GET /health` and returns a token, every iteration checks it got that
+//! token and sends one `GET /api/catalog/categories`, and `teardown`
+//! checks the token and sends one `GET /api/auth/me`. Nothing else
+//! touches `/health` or `/api/auth/me`, so the shop's counts of those
+//! routes say how many times `setup` and `teardown` ran.
+//!
+//! Variables: `BASE_URL` (default `http://127.0.0.1:3000`), `PAUSE`
+//! (seconds slept after each iteration, default 0).
+
+use loadwit_guest::{Scenario, check, env_or, env_parse, http, sleep_secs};
+
+/// What `setup` hands every iteration and `teardown`.
+const TOKEN: &[u8] = b"lifecycle-token";
+
+struct Lifecycle;
+
+impl Scenario for Lifecycle {
+    fn setup() -> Result<Vec<u8>, String> {
+        let res = http::get(url("/health")).name("/health").send();
+        check::status(&res, "setup reached the target", 200);
+        Ok(TOKEN.to_vec())
+    }
+
+    fn run(_exec: &str, data: &[u8]) -> Result<(), String> {
+        check::check("setup data arrived", data == TOKEN);
+        let res = http::get(url("/api/catalog/categories"))
+            .name("/api/catalog/categories")
+            .send();
+        check::status(&res, "categories ok", 200);
+        let pause: f64 = env_parse("PAUSE", 0.0)?;
+        if pause > 0.0 {
+            sleep_secs(pause);
+        }
+        Ok(())
+    }
+
+    fn teardown(data: &[u8]) -> Result<(), String> {
+        if data != TOKEN {
+            return Err("teardown did not get setup's data".into());
+        }
+        http::get(url("/api/auth/me"))
+            .name("/api/auth/me")
+            .send()
+            .map_err(|e| format!("teardown could not reach the target: {e}"))?;
+        Ok(())
+    }
+}
+
+loadwit_guest::export!(Lifecycle);
+
+fn url(path: &str) -> String {
+    let base = env_or("BASE_URL", "http://127.0.0.1:3000");
+    format!("{}{path}", base.trim_end_matches('/'))
+}
