@@ -147,6 +147,7 @@ impl Coordinator {
             }
         };
         self.total.merge(&setup.aggregate);
+        self.current.merge(&setup.aggregate);
 
         let data = protocol::SetupData {
             data: setup.data.clone(),
@@ -158,6 +159,10 @@ impl Coordinator {
 
         let elapsed = self.run(assignment).await;
         let teardown = self.teardown(test, plan, assignment, &setup.data).await;
+        // The watch ends after `teardown`, as a single run's does, so its
+        // requests reach the outputs and the OTLP export too.
+        self.footer.set(self.fleet.health_lines());
+        self.watch.finish(&self.total, &self.current, elapsed);
         let vus_max = self.fleet.agents.iter().map(|a| a.health.vus_max).sum();
         Ok(Ran {
             total: std::mem::take(&mut self.total),
@@ -257,10 +262,7 @@ impl Coordinator {
                 }
             }
         }
-        let elapsed = Instant::now().saturating_duration_since(started);
-        self.footer.set(self.fleet.health_lines());
-        self.watch.finish(&self.total, &self.current, elapsed);
-        elapsed
+        Instant::now().saturating_duration_since(started)
     }
 
     /// Runs `teardown` once, unless the run was stopped hard.
@@ -277,6 +279,7 @@ impl Coordinator {
         match test.teardown(plan, &assignment.env, data).await {
             Ok(teardown) => {
                 self.total.merge(&teardown.aggregate);
+                self.current.merge(&teardown.aggregate);
                 teardown.error
             }
             Err(error) => {

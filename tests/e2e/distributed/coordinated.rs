@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use loadwit_otel_testkit::sum_of;
 use loadwit_shop::{Route, ShopConfig};
 use serde_json::Value;
 
@@ -457,11 +458,22 @@ fn shared_iterations_split_exactly_and_setup_runs_once() -> TestResult {
         "vus": 6, "iterations": 301, "maxDuration": "60s"}}}"#;
     let fleet_result = dir.join("fleet.result");
     let out = format!("result={}", fleet_result.display());
+    let collector = loadwit_otel_testkit::receiver(loadwit_otel::Protocol::Grpc);
+    let endpoint = collector.endpoint();
     let spec = FleetSpec {
         wasm: &wasm,
         shop: &shop,
         options,
-        coordinator: &["--out", &out],
+        coordinator: &[
+            "--out",
+            &out,
+            "--otlp-endpoint",
+            &endpoint,
+            "--otlp-protocol",
+            "grpc",
+            "--otlp-metric-interval",
+            "1s",
+        ],
         agent: &[],
     };
     let finished = Fleet::start(&dir, &spec).finish();
@@ -482,6 +494,11 @@ fn shared_iterations_split_exactly_and_setup_runs_once() -> TestResult {
         number(&finished.summary, "/metrics/checks/passes"),
         2.0 * 301.0 + 1.0
     );
+
+    // The coordinator exports the fleet's metrics, not one agent's share.
+    let metrics = collector.received.metrics();
+    assert_eq!(sum_of(&metrics, "k6_iterations"), 301.0, "{finished}");
+    assert_eq!(sum_of(&metrics, "k6_http_reqs"), 303.0, "{finished}");
 
     // The coordinator's own result file is the whole fleet's, setup and
     // teardown included.
