@@ -3,6 +3,7 @@
 //! single-process run of the same plan, against the shop's own counts
 //! and against the union of the agents' raw samples.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use loadwit_otel_testkit::sum_of;
 use loadwit_shop::{Route, ShopConfig};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde_json::Value;
 
 use crate::support::{
@@ -474,7 +476,7 @@ fn shared_iterations_split_exactly_and_setup_runs_once() -> TestResult {
             "--otlp-metric-interval",
             "1s",
         ],
-        agent: &[],
+        agent: &["--otlp-endpoint", &endpoint, "--otlp-protocol", "grpc"],
     };
     let finished = Fleet::start(&dir, &spec).finish();
     assert_eq!(finished.code, 0, "{finished}");
@@ -499,6 +501,25 @@ fn shared_iterations_split_exactly_and_setup_runs_once() -> TestResult {
     let metrics = collector.received.metrics();
     assert_eq!(sum_of(&metrics, "k6_iterations"), 301.0, "{finished}");
     assert_eq!(sum_of(&metrics, "k6_http_reqs"), 303.0, "{finished}");
+    // The agents trace their own iterations and requests, one request
+    // span under each iteration span.
+    let spans = collector.received.spans();
+    let roots: BTreeSet<_> = spans
+        .iter()
+        .filter(|span| span.parent_span_id.is_empty())
+        .map(|span| span.span_id.clone())
+        .collect();
+    let requests: Vec<_> = spans
+        .iter()
+        .filter(|span| span.kind == SpanKind::Client as i32)
+        .collect();
+    assert_eq!(roots.len(), 301, "{finished}");
+    assert_eq!(requests.len(), 301, "{finished}");
+    assert!(
+        requests
+            .iter()
+            .all(|span| roots.contains(&span.parent_span_id))
+    );
 
     // The coordinator's own result file is the whole fleet's, setup and
     // teardown included.

@@ -13,6 +13,7 @@ use loadwit_engine::{
     ExecutionSegment, Live, Options, Plan, Report, SegmentSequence, Share, Stop, StopLevel,
     StopReason, Test,
 };
+use loadwit_otel::{Otel, OtelConfig};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
@@ -22,6 +23,7 @@ use super::run::{self, Failure};
 use super::tls_flags::TlsFlags;
 use crate::agent_watch::{AgentEvent, AgentWatch};
 use crate::exit::ExitCode;
+use crate::otlp::{self, OtlpFlags};
 use crate::output::OutSpec;
 use crate::output::result::{self, ResultHeader};
 use crate::settings::Settings;
@@ -41,6 +43,10 @@ const GOODBYE: Duration = Duration::from_secs(5);
 /// scenario, the resolved options and `setup`'s data, runs its share
 /// from the agreed instant and sends what it measured every second. It
 /// runs neither `setup` nor `teardown`: the coordinator does, once.
+///
+/// Its requests are traced when the `--otlp-*` flags or `OTEL_*`
+/// variables ask, as with `loadwit run`; metrics are exported by the
+/// coordinator, for the whole fleet, so agents export none.
 ///
 /// Exits 0 once its share ran (or the coordinator stopped it), 107 when
 /// it could not run: the coordinator was unreachable or went away, or
@@ -83,6 +89,9 @@ pub struct AgentArgs {
 
     #[command(flatten)]
     tls: TlsFlags,
+
+    #[command(flatten)]
+    otlp: OtlpFlags,
 }
 
 /// Runs the command and maps its outcome to an exit code.
@@ -155,6 +164,11 @@ async fn execute(args: &AgentArgs) -> Result<ExitCode, Failure> {
         .files()
         .client(host)
         .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?;
+    let otel_config = args
+        .otlp
+        .config(|name| std::env::var(name).ok())
+        .map_err(|e| Failure::new(ExitCode::InvalidConfig, e))?
+        .with_metrics(false);
     let writers = run::open_outputs(&args.out)?;
     let mut link = dial(args, &name, tls).await?;
     eprintln!("agent {name} connected to {}", args.coordinator);
@@ -181,6 +195,13 @@ async fn execute(args: &AgentArgs) -> Result<ExitCode, Failure> {
     );
     link.send(ToCoordinator::Loaded(protocol::Loaded {})).await;
 
+    let otel = match otlp::start(&otel_config, otlp::run_id_from_env(), &settings.run_tags) {
+        Ok(otel) => otel,
+        Err(error) => {
+            let failure = Failure::new(ExitCode::InvalidConfig, error);
+            return Err(link.fail(failure).await);
+        }
+    };
     let Some(setup_data) = expect_setup(&mut link).await? else {
         return Ok(ExitCode::Success);
     };
@@ -195,6 +216,8 @@ async fn execute(args: &AgentArgs) -> Result<ExitCode, Failure> {
         setup_data,
         results: result_paths(&args.out),
         header,
+        otel,
+        otel_config,
     };
     share.run(link, writers).await
 }
@@ -406,6 +429,9 @@ struct ShareRun {
     /// Where this share's mergeable result goes.
     results: Vec<PathBuf>,
     header: ResultHeader,
+    /// Traces this share's iterations and requests when asked.
+    otel: Otel,
+    otel_config: OtelConfig,
 }
 
 impl ShareRun {
@@ -415,11 +441,15 @@ impl ShareRun {
         let stop = Stop::default();
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let watch = AgentWatch::new(&self.plan, writers, events_tx, stop.clone());
-        let test = self.test.with_live(Live {
-            observer: Box::new(watch),
-            interval: self.interval,
-            system_tags: self.settings.system_tags.clone(),
-        });
+        let test = self
+            .test
+            .with_live(Live {
+                observer: Box::new(watch),
+                interval: self.interval,
+                system_tags: self.settings.system_tags.clone(),
+            })
+            .with_tracing(self.otel.tracing());
+        let (mut otel, otel_config) = (self.otel, self.otel_config);
         let (prepared, mut made) = oneshot::channel();
         let (start, start_at) = oneshot::channel();
         let share = Share {
@@ -483,6 +513,9 @@ impl ShareRun {
         };
         if let Err(error) = write_results(&results, &mut header, &report) {
             eprintln!("error: {error:#}");
+        }
+        if let Some(exported) = otlp::finish(&mut otel, &otel_config) {
+            eprintln!("{}", exported.line());
         }
         let done = protocol::Done {
             vus_max: report.vus_max,

@@ -22,7 +22,7 @@ pub enum Command {
     Build(build::BuildArgs),
     Inspect(inspect::InspectArgs),
     Coordinate(Box<coordinate::CoordinateArgs>),
-    Agent(agent::AgentArgs),
+    Agent(Box<agent::AgentArgs>),
     Merge(merge::MergeArgs),
 }
 
@@ -34,7 +34,7 @@ pub fn dispatch(command: Command) -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Coordinate(args) => coordinate::run(*args),
-        Command::Agent(args) => agent::run(args),
+        Command::Agent(args) => agent::run(*args),
         Command::Merge(args) => merge::run(args),
     }
 }
