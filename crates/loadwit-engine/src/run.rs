@@ -96,7 +96,7 @@ impl Test {
         let context = control_context("setup", aggregator.recorder(), env, http.clone());
         let mut control = Vu::new(&self.control, context).await?;
         let setup_data = match control.call_setup().await {
-            Ok(data) => data,
+            Ok(data) => Arc::<str>::from(data),
             Err(error) => {
                 drop(control);
                 return Err(TestError::Setup {
@@ -138,7 +138,10 @@ impl Test {
 
         let teardown = match stop.level() {
             StopLevel::Hard => None,
-            _ => control.call_teardown(&shared.setup_data).await.err(),
+            _ => {
+                control.context().setup_data = shared.setup_data.clone();
+                control.call_teardown().await.err()
+            }
         };
         drop(control);
         drop(shared);
@@ -189,7 +192,8 @@ pub enum TestError {
 /// What every VU task of a run shares.
 pub(crate) struct Shared {
     pub sandbox: Sandbox,
-    pub setup_data: Vec<u8>,
+    /// What `setup` returned; every VU reads it through `setup-data`.
+    pub setup_data: Arc<str>,
     pub stop: Stop,
     pub vus: VuGauge,
 }
@@ -250,6 +254,7 @@ async fn prepare_scenarios(
             next_id: next_id.clone(),
             recorder: aggregator.recorder(),
             http: http.clone(),
+            setup_data: shared.setup_data.clone(),
         };
         let count = scenario.executor.initial_vus();
         let mut vus = Vec::with_capacity(count as usize);
@@ -303,6 +308,7 @@ fn control_context(
         http: HttpClient::new(http),
         recorder,
         lateness: None,
+        setup_data: Arc::from(""),
     }
 }
 

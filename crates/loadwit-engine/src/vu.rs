@@ -25,6 +25,8 @@ pub(crate) struct VuFactory {
     pub(crate) recorder: Recorder,
     /// The run's HTTP settings and TLS configurations, shared by its VUs.
     pub(crate) http: Arc<HttpRun>,
+    /// What `setup` returned, shared by every VU of the run.
+    pub(crate) setup_data: Arc<str>,
 }
 
 impl VuFactory {
@@ -38,6 +40,7 @@ impl VuFactory {
             http: HttpClient::new(self.http.clone()),
             recorder: self.recorder.sibling(),
             lateness: None,
+            setup_data: self.setup_data.clone(),
         };
         Vu::new(sandbox, context).await
     }
@@ -93,12 +96,7 @@ impl Vu {
     /// Dropping the future mid-iteration leaves the instance unusable; the
     /// caller must then record the interruption with [`Vu::interrupted`]
     /// and drop the VU.
-    pub(crate) async fn iterate(
-        &mut self,
-        exec: &str,
-        data: &[u8],
-        scheduled: Option<Instant>,
-    ) -> Ended {
+    pub(crate) async fn iterate(&mut self, exec: &str, scheduled: Option<Instant>) -> Ended {
         let started = Instant::now();
         if let Some(scheduled) = scheduled {
             let lateness = started.saturating_duration_since(scheduled);
@@ -112,7 +110,7 @@ impl Vu {
             });
         }
         self.store.data_mut().guest_since = started;
-        let result = self.bindings.call_run(&mut self.store, exec, data).await;
+        let result = self.bindings.call_run(&mut self.store, exec).await;
         let duration = started.elapsed();
 
         let (outcome, ended) = match result {
@@ -156,7 +154,7 @@ impl Vu {
             .map_err(|trap| guest_error("options", &trap))
     }
 
-    pub(crate) async fn call_setup(&mut self) -> Result<Vec<u8>, RunError> {
+    pub(crate) async fn call_setup(&mut self) -> Result<String, RunError> {
         let result = self.bindings.call_setup(&mut self.store).await;
         self.context().recorder.flush();
         match result {
@@ -169,8 +167,8 @@ impl Vu {
         }
     }
 
-    pub(crate) async fn call_teardown(&mut self, data: &[u8]) -> Result<(), RunError> {
-        let result = self.bindings.call_teardown(&mut self.store, data).await;
+    pub(crate) async fn call_teardown(&mut self) -> Result<(), RunError> {
+        let result = self.bindings.call_teardown(&mut self.store).await;
         self.context().recorder.flush();
         match result {
             Ok(Ok(())) => Ok(()),

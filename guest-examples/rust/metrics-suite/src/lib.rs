@@ -28,7 +28,7 @@ impl Scenario for Suite {
             .into()
     }
 
-    fn run(exec: &str, _data: &[u8]) -> Result<(), String> {
+    fn run(exec: &str) -> Result<(), String> {
         match exec {
             "http" => requests(),
             "abort" => maybe_abort(),
