@@ -5,10 +5,10 @@
 // Bundles the script with this SDK (rolldown), then componentizes the
 // bundle for the `loadwit:scenario` world with one of two engines:
 //
-// - spidermonkey (componentize-js): the fastest iterations, ~2.4 MiB of
-//   memory per VU, a 12 MB component.
-// - quickjs (componentize-qjs): ~440 KiB per VU and a component a tenth
-//   the size, iterations a little slower; for many VUs per machine.
+// - spidermonkey (componentize-js): the most complete JavaScript, ~2 MiB
+//   of memory per VU, a 12 MB component.
+// - quickjs (componentize-qjs): ~380 KiB per VU, a 1.7 MB component and
+//   cheaper iterations, fewer built-ins; for many VUs per machine.
 //
 // Either way the engine reaches the network only through the host's API:
 // SpiderMonkey's own `wasi:http` and `fetch` are left out, and QuickJS

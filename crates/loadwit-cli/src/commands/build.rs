@@ -20,8 +20,8 @@ use crate::exit::ExitCode;
 ///
 /// JavaScript runs on SpiderMonkey unless `--js-engine quickjs` or the
 /// project's `package.json` (`"loadwit": {"jsEngine": "quickjs"}`) picks
-/// QuickJS: a component a tenth the size, about a fifth of the memory per
-/// VU, slower to start a VU. See docs/languages.md for measurements.
+/// QuickJS: a component a seventh the size, a fifth of the memory per
+/// VU, fewer built-ins. See docs/languages.md for measurements.
 ///
 /// Examples:
 ///
