@@ -15,19 +15,23 @@
 //     }
 //
 // `loadwit build` bundles it with this module and componentizes it for
-// the `loadwit:scenario` world. This file is a thin layer over the
-// world's imports; reach for `loadwit:scenario/*` for anything it does
-// not wrap.
+// the `loadwit:scenario` world, with SpiderMonkey (componentize-js) or
+// QuickJS (componentize-qjs). This file is a thin layer over the world's
+// imports and runs unchanged on both: it needs no `TextEncoder` (QuickJS
+// has none), since bodies and setup data cross as strings, and it reads
+// an absent optional value as `== null` (SpiderMonkey gives `undefined`,
+// QuickJS `null`). `loadwit-host` is the engine's view of the imports
+// (`engines/*.js`).
 
-import { send } from "loadwit:scenario/http@0.1.0";
-import { check as hostCheck } from "loadwit:scenario/checks@0.1.0";
-import * as runtime from "loadwit:scenario/runtime@0.1.0";
-import * as metrics from "loadwit:scenario/metrics@0.1.0";
-import * as groups from "loadwit:scenario/groups@0.1.0";
-import { abort as hostAbort } from "loadwit:scenario/control@0.1.0";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+import {
+  checks as hostChecks,
+  control,
+  groups,
+  http as host,
+  metrics,
+  reseed,
+  runtime,
+} from "loadwit-host";
 
 /** Pauses this VU for `seconds`; the host runs others meanwhile. */
 export function sleep(seconds) {
@@ -37,13 +41,30 @@ export function sleep(seconds) {
 /** The variable `key` from `-e KEY=VALUE` or the options' `env`, else `fallback`. */
 export function env(key, fallback) {
   const value = runtime.env(key);
-  return value === undefined ? fallback : value;
+  return value == null ? fallback : value;
 }
 
-/** k6's `__ENV`: variables from `-e KEY=VALUE`, read when used. */
+let allEnv;
+
+/** Every variable from `-e KEY=VALUE` and the options' `env`, asked once. */
+function envObject() {
+  if (allEnv === undefined) allEnv = Object.fromEntries(runtime.envAll());
+  return allEnv;
+}
+
+/**
+ * k6's `__ENV`: an object of the variables from `-e KEY=VALUE` and the
+ * options' `env`, fetched from the host on first use (the module's top
+ * level runs at build time, before any host exists).
+ */
 export const __ENV = new Proxy(
   {},
-  { get: (_, key) => (typeof key === "string" ? runtime.env(key) : undefined) },
+  {
+    get: (_, key) => envObject()[key],
+    has: (_, key) => key in envObject(),
+    ownKeys: () => Reflect.ownKeys(envObject()),
+    getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(envObject(), key),
+  },
 );
 
 /**
@@ -56,7 +77,7 @@ export const exec = {
       return runtime.vuId();
     },
     get iterationInScenario() {
-      return Number(runtime.iteration());
+      return runtime.iteration();
     },
   },
   scenario: {
@@ -80,7 +101,7 @@ export function check(value, checks, tags = {}) {
   const tagList = Object.entries(tags).map(([k, v]) => [k, String(v)]);
   let passed = true;
   for (const [name, predicate] of Object.entries(checks)) {
-    passed = hostCheck(name, outcome(predicate, value), tagList) && passed;
+    passed = hostChecks.check(name, outcome(predicate, value), tagList) && passed;
   }
   return passed;
 }
@@ -97,19 +118,17 @@ function outcome(predicate, value) {
 /**
  * A response, or the absence of one: then `status` is 0 and `error`
  * holds `{ kind, message }` (`kind` as `"timeout"`, `"dns"`, ...).
+ *
+ * `body` is as k6 gives it: a string, a `Uint8Array` with
+ * `responseType: "binary"`, `null` with `"none"` or no response.
  */
 export class Response {
   constructor(status, headers, body, timings, error) {
     this.status = status;
     this.headers = headers;
-    this.bodyBytes = body;
+    this.body = body;
     this.timings = timings;
     this.error = error;
-  }
-
-  /** The body as text (UTF-8). */
-  get body() {
-    return decoder.decode(this.bodyBytes);
   }
 
   /** The body parsed as JSON; throws when it is not. */
@@ -129,8 +148,9 @@ export class Response {
  * Sends one request and waits for its whole response.
  *
  * `params` takes k6's names where they apply: `headers`, `tags`,
- * `timeout` (milliseconds), `redirects` and `responseType: "none"` (read
- * the body without keeping it); plus `name` (the `name` tag that groups the
+ * `timeout` (milliseconds), `redirects` and `responseType` (`"text"`, the
+ * default; `"binary"` for bytes as sent; `"none"` to read the body
+ * without keeping it); plus `name` (the `name` tag that groups the
  * request in the summary), `query` (an object added to the URL),
  * `json` (a value sent as a JSON body) and `bearer` (a token).
  */
@@ -147,41 +167,62 @@ function request(method, url, body, params = {}) {
       .join("&");
     url += (url.includes("?") ? "&" : "?") + query;
   }
-  if (typeof body === "string") body = encoder.encode(body);
 
   try {
-    const res = send({
-      method: methodOf(method),
+    const res = host.send({
+      method,
       url,
       headers,
-      body: body || new Uint8Array(0),
+      body: bodyOf(body),
       tags: Object.entries(params.tags || {}).map(([k, v]) => [k, String(v)]),
       name: params.name,
       timeoutMs: params.timeout,
       maxRedirects: params.redirects,
-      bodyMode: params.responseType === "none" ? "discard" : undefined,
+      bodyMode: BODY_MODES[params.responseType],
     });
-    return new Response(res.status, res.headers, res.body, res.timings, undefined);
+    const received = res.body == null ? null : bodyValue(res.body);
+    return new Response(res.status, res.headers, received, res.timings, undefined);
   } catch (err) {
+    // SpiderMonkey wraps the `http-error` in an error's `payload`;
+    // QuickJS throws the record itself.
     const payload = err && err.payload !== undefined ? err.payload : err;
     const message = payload && payload.message !== undefined ? payload.message : String(err);
-    return new Response(0, [], new Uint8Array(0), undefined, {
+    return new Response(0, [], null, undefined, {
       kind: (payload && payload.kind) || "other",
       message,
     });
   }
 }
 
-const METHODS = ["get", "head", "post", "put", "patch", "delete", "options"];
+/**
+ * A response body's value: a string, or bytes as a `Uint8Array` of this
+ * script's own realm (SpiderMonkey hands over one from another, which
+ * fails `instanceof Uint8Array`); the view is new, the bytes are not
+ * copied.
+ */
+function bodyValue(body) {
+  if (body.tag === "text") return body.val;
+  const bytes = body.val;
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
-function methodOf(method) {
-  const lower = method.toLowerCase();
-  return METHODS.includes(lower) ? { tag: lower } : { tag: "other", val: method };
+/** k6's `responseType` names for the WIT's body modes. */
+const BODY_MODES = { text: "text", binary: "binary", none: "discard" };
+
+/** A request body: a string goes as text, bytes as bytes. */
+function bodyOf(body) {
+  if (body == null || body === "") return undefined;
+  if (typeof body === "string") return { tag: "text", val: body };
+  if (body instanceof ArrayBuffer) return { tag: "binary", val: new Uint8Array(body) };
+  if (ArrayBuffer.isView(body)) {
+    return { tag: "binary", val: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
+  }
+  return { tag: "text", val: String(body) };
 }
 
 /** k6's `http` module: `http.get(url, params)`, `http.post(url, body, params)`, ... */
 export const http = {
-  request: (method, url, body, params) => request(method, url, body, params),
+  request: (method, url, body, params) => request(String(method), url, body, params),
   get: (url, params) => request("GET", url, undefined, params),
   head: (url, params) => request("HEAD", url, undefined, params),
   post: (url, body, params) => request("POST", url, body, params),
@@ -190,10 +231,6 @@ export const http = {
   del: (url, body, params) => request("DELETE", url, body, params),
 };
 
-/**
- * The component's exports for the scenario module `script`; the build's
- * entry file re-exports them. Exceptions become the iteration's error.
- */
 /**
  * A custom metric, declared with the host on its first value, as k6's
  * `Counter`, `Gauge`, `Rate` and `Trend` (`new Trend(name, true)` for
@@ -254,31 +291,66 @@ export function group(name, fn) {
 
 /** Ends the whole test after this iteration, with exit code 108. */
 export function abort(reason) {
-  hostAbort(String(reason));
+  control.abort(String(reason));
 }
 
+const NOT_READ = Symbol("not read");
+let setupValue = NOT_READ;
+
+/**
+ * What `setup` returned, decoded once per VU and kept: it cannot change
+ * during a run. `undefined` when there is no `setup`.
+ */
+export function setupData() {
+  if (setupValue === NOT_READ) {
+    const text = runtime.setupData();
+    setupValue = text ? JSON.parse(text) : undefined;
+  }
+  return setupValue;
+}
+
+/**
+ * The component's exports for the scenario module `script`; the build's
+ * entry file re-exports them. Exceptions become the iteration's error.
+ */
 export function wire(script) {
-  const decode = (data) => (data.length ? JSON.parse(decoder.decode(data)) : undefined);
   return {
     options() {
+      wake();
       let options = script.options;
       if (typeof options === "function") options = options();
       if (options === undefined) return "";
       return typeof options === "string" ? options : JSON.stringify(options);
     },
     setup() {
-      if (typeof script.setup !== "function") return new Uint8Array(0);
-      return guard(() => encoder.encode(JSON.stringify(script.setup() ?? null)));
+      wake();
+      if (typeof script.setup !== "function") return "";
+      return guard(() => JSON.stringify(script.setup() ?? null));
     },
-    run(name, data) {
+    run(name) {
+      wake();
       const fn = name === "default" ? script.default : script[name];
       if (typeof fn !== "function") throw `the scenario has no function \`${name}\``;
-      guard(() => fn(decode(data)));
+      guard(() => fn(setupData()));
     },
-    teardown(data) {
-      if (typeof script.teardown === "function") guard(() => script.teardown(decode(data)));
+    teardown() {
+      wake();
+      if (typeof script.teardown === "function") guard(() => script.teardown(setupData()));
     },
   };
+}
+
+let awake = false;
+
+/**
+ * Readies this instance on its first call: the module's top level ran at
+ * build time, in a snapshot every VU starts from, so what must differ
+ * per VU (the engine's random state) is set here.
+ */
+function wake() {
+  if (awake) return;
+  awake = true;
+  reseed();
 }
 
 function guard(call) {

@@ -74,15 +74,19 @@ fn component_of_another_world_exits_107() {
 #[test]
 fn component_of_another_wit_version_exits_107() {
     let path = fixtures::write(
-        &scratch("future"),
-        "future.wasm",
-        &fixtures::future_version(),
+        &scratch("previous"),
+        "previous.wasm",
+        &fixtures::previous_version(),
     );
     let result = run_file(&path, &[]);
     assert_eq!(result.code, 107, "{result}");
     let line = error_line(&result.stderr);
-    assert!(line.contains("targets loadwit:scenario@0.2.0"), "{line}");
-    assert!(line.contains("runs loadwit:scenario@0.1.0"), "{line}");
+    assert!(line.contains("built for loadwit:scenario@0.1.0"), "{line}");
+    assert!(line.contains("runs loadwit:scenario@0.2.0"), "{line}");
+    assert!(
+        line.contains("rebuild it with this loadwit's SDK"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -271,7 +271,7 @@ impl Coordinator {
         test: &Test,
         plan: &Plan,
         assignment: &Assignment,
-        data: &[u8],
+        data: &str,
     ) -> Option<RunError> {
         if self.stop.level() == StopLevel::Hard {
             return None;

@@ -138,8 +138,8 @@ pub struct Loaded {}
 /// What the test's one `setup` returned.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SetupData {
-    #[prost(bytes = "vec", tag = "1")]
-    pub data: Vec<u8>,
+    #[prost(string, tag = "1")]
+    pub data: String,
 }
 
 /// The agent made its VUs and waits for the start.

@@ -21,8 +21,8 @@ pub enum LoadError {
     CoreModule { path: PathBuf },
 
     #[error(
-        "`{path}` targets {found}, but this loadwit runs loadwit:scenario@{expected}; \
-         rebuild it against this version's WIT"
+        "`{path}` was built for {found}, but this loadwit runs loadwit:scenario@{expected}; \
+         rebuild it with this loadwit's SDK (`loadwit build`)"
     )]
     WrongVersion {
         path: PathBuf,

@@ -111,7 +111,7 @@ impl Test {
         let mut control = Vu::new(&self.control, context).await?;
         control.context().trace = VuTrace::new(self.tracing.clone());
         let setup_data = match control.call_setup().await {
-            Ok(data) => data,
+            Ok(data) => Arc::<str>::from(data),
             Err(error) => {
                 drop(control);
                 return Err(TestError::Setup {
@@ -132,7 +132,10 @@ impl Test {
         let driven = run.drive(sandbox, setup_data, None).await?;
         let teardown = match stop.level() {
             StopLevel::Hard => None,
-            _ => control.call_teardown(&driven.shared.setup_data).await.err(),
+            _ => {
+                control.context().setup_data = driven.shared.setup_data.clone();
+                control.call_teardown().await.err()
+            }
         };
         drop(control);
         Ok(driven.report(aggregator.finish(), stop, teardown))
@@ -170,7 +173,9 @@ impl Test {
             prepared: share.prepared,
             start_at: share.start_at,
         };
-        let driven = run.drive(sandbox, share.setup_data, Some(start)).await?;
+        let driven = run
+            .drive(sandbox, Arc::from(share.setup_data), Some(start))
+            .await?;
         Ok(driven.report(aggregator.finish(), stop, None))
     }
 
@@ -213,14 +218,15 @@ impl Test {
         &self,
         plan: &Plan,
         env: &BTreeMap<String, String>,
-        data: &[u8],
+        data: &str,
     ) -> Result<Teardown, TestError> {
         let aggregator = Aggregator::spawn(None);
         let http = Arc::new(HttpRun::new(plan.http.clone(), false));
         let context = control_context("teardown", aggregator.recorder(), env, http);
         let mut control = Vu::new(&self.control, context).await?;
         control.context().trace = VuTrace::new(self.tracing.clone());
-        let error = control.call_teardown(data).await.err();
+        control.context().setup_data = Arc::from(data);
+        let error = control.call_teardown().await.err();
         drop(control);
         Ok(Teardown {
             aggregate: aggregator.finish(),
@@ -235,8 +241,8 @@ impl Test {
 
 /// How a run that is one share of a distributed test begins.
 pub struct Share {
-    /// The bytes the test's one `setup` returned.
-    pub setup_data: Vec<u8>,
+    /// What the test's one `setup` returned.
+    pub setup_data: String,
     /// Told once every VU the scenarios start with has been made.
     pub prepared: oneshot::Sender<()>,
     /// When to start the scenarios, on the wall clock. A sender dropped
@@ -246,8 +252,8 @@ pub struct Share {
 
 /// What [`Test::setup`] hands back.
 pub struct Setup {
-    /// The bytes for every iteration and for `teardown`.
-    pub data: Vec<u8>,
+    /// What every VU and `teardown` read as `setup`'s data.
+    pub data: String,
     /// What `setup` recorded (its requests count in the test's totals).
     pub aggregate: Aggregate,
 }
@@ -311,7 +317,7 @@ impl Scenarios<'_> {
     async fn drive(
         &self,
         sandbox: Sandbox,
-        setup_data: Vec<u8>,
+        setup_data: Arc<str>,
         start: Option<StartSignal>,
     ) -> Result<Driven, TestError> {
         let shared = Arc::new(Shared {
@@ -427,7 +433,8 @@ pub enum TestError {
 /// What every VU task of a run shares.
 pub(crate) struct Shared {
     pub sandbox: Sandbox,
-    pub setup_data: Vec<u8>,
+    /// What `setup` returned; every VU reads it through `setup-data`.
+    pub setup_data: Arc<str>,
     pub stop: Stop,
     pub vus: VuGauge,
 }
@@ -490,6 +497,7 @@ async fn prepare_scenarios(
             recorder: aggregator.recorder(),
             http: http.clone(),
             tracing: tracing.cloned(),
+            setup_data: shared.setup_data.clone(),
         };
         let count = scenario.executor.initial_vus();
         let mut vus = Vec::with_capacity(count as usize);
@@ -544,6 +552,7 @@ fn control_context(
         recorder,
         trace: VuTrace::default(),
         lateness: None,
+        setup_data: Arc::from(""),
     }
 }
 

@@ -28,6 +28,8 @@ pub(crate) struct VuFactory {
     pub(crate) http: Arc<HttpRun>,
     /// The run's tracer, cloned into every VU; `None` when off.
     pub(crate) tracing: Option<loadwit_otel::Tracing>,
+    /// What `setup` returned, shared by every VU of the run.
+    pub(crate) setup_data: Arc<str>,
 }
 
 impl VuFactory {
@@ -42,6 +44,7 @@ impl VuFactory {
             recorder: self.recorder.sibling(),
             trace: VuTrace::new(self.tracing.clone()),
             lateness: None,
+            setup_data: self.setup_data.clone(),
         };
         Vu::new(sandbox, context).await
     }
@@ -97,12 +100,7 @@ impl Vu {
     /// Dropping the future mid-iteration leaves the instance unusable; the
     /// caller must then record the interruption with [`Vu::interrupted`]
     /// and drop the VU.
-    pub(crate) async fn iterate(
-        &mut self,
-        exec: &str,
-        data: &[u8],
-        scheduled: Option<Instant>,
-    ) -> Ended {
+    pub(crate) async fn iterate(&mut self, exec: &str, scheduled: Option<Instant>) -> Ended {
         let started = Instant::now();
         if let Some(scheduled) = scheduled {
             let lateness = started.saturating_duration_since(scheduled);
@@ -119,7 +117,7 @@ impl Vu {
         let (id, iteration) = (context.id, context.iteration);
         context.trace.start(&context.scenario, id, iteration);
         self.store.data_mut().guest_since = started;
-        let result = self.bindings.call_run(&mut self.store, exec, data).await;
+        let result = self.bindings.call_run(&mut self.store, exec).await;
         let duration = started.elapsed();
 
         let (outcome, ended) = match result {
@@ -164,7 +162,7 @@ impl Vu {
             .map_err(|trap| guest_error("options", &trap))
     }
 
-    pub(crate) async fn call_setup(&mut self) -> Result<Vec<u8>, RunError> {
+    pub(crate) async fn call_setup(&mut self) -> Result<String, RunError> {
         self.context().trace.start_stage("setup");
         let result = self.bindings.call_setup(&mut self.store).await;
         self.end_control_trace(result.as_ref().map(|r| r.as_ref().map(|_| ())));
@@ -179,9 +177,9 @@ impl Vu {
         }
     }
 
-    pub(crate) async fn call_teardown(&mut self, data: &[u8]) -> Result<(), RunError> {
+    pub(crate) async fn call_teardown(&mut self) -> Result<(), RunError> {
         self.context().trace.start_stage("teardown");
-        let result = self.bindings.call_teardown(&mut self.store, data).await;
+        let result = self.bindings.call_teardown(&mut self.store).await;
         self.end_control_trace(result.as_ref().map(|r| r.as_ref().map(|_| ())));
         self.context().recorder.flush();
         match result {

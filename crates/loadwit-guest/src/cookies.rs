@@ -52,7 +52,7 @@ impl Cookie {
     }
 
     /// Keeps it `seconds` seconds.
-    pub fn max_age(mut self, seconds: u64) -> Self {
+    pub fn max_age(mut self, seconds: u32) -> Self {
         self.inner.max_age = Some(seconds);
         self
     }

@@ -36,48 +36,50 @@ use serde::de::DeserializeOwned;
 
 use crate::host::http as host;
 use crate::host::types;
+use crate::host::types::Body;
 
-pub use types::{BodyMode, ErrorKind, Method, Timings};
+pub use types::{BodyMode, ErrorKind, Timings};
 
 /// Starts a `GET` request to `url`, an absolute `http://` or `https://`
 /// URL.
 pub fn get(url: impl Into<String>) -> RequestBuilder {
-    request(Method::Get, url)
+    request("GET", url)
 }
 
 /// Starts a `POST` request to `url`.
 pub fn post(url: impl Into<String>) -> RequestBuilder {
-    request(Method::Post, url)
+    request("POST", url)
 }
 
 /// Starts a `PUT` request to `url`.
 pub fn put(url: impl Into<String>) -> RequestBuilder {
-    request(Method::Put, url)
+    request("PUT", url)
 }
 
 /// Starts a `PATCH` request to `url`.
 pub fn patch(url: impl Into<String>) -> RequestBuilder {
-    request(Method::Patch, url)
+    request("PATCH", url)
 }
 
 /// Starts a `DELETE` request to `url`.
 pub fn delete(url: impl Into<String>) -> RequestBuilder {
-    request(Method::Delete, url)
+    request("DELETE", url)
 }
 
 /// Starts a `HEAD` request to `url`.
 pub fn head(url: impl Into<String>) -> RequestBuilder {
-    request(Method::Head, url)
+    request("HEAD", url)
 }
 
-/// Starts a request with any method, e.g. `Method::Other("PURGE".into())`.
-pub fn request(method: Method, url: impl Into<String>) -> RequestBuilder {
+/// Starts a request with any method, e.g. `request("PURGE", url)`; the
+/// host upper-cases it.
+pub fn request(method: impl Into<String>, url: impl Into<String>) -> RequestBuilder {
     RequestBuilder {
         request: types::Request {
-            method,
+            method: method.into(),
             url: url.into(),
             headers: Vec::new(),
-            body: Vec::new(),
+            body: None,
             tags: Vec::new(),
             name: None,
             timeout_ms: None,
@@ -136,8 +138,8 @@ impl RequestBuilder {
     /// non-string keys, a failing `Serialize` impl): a bug in the
     /// scenario, not a load-test outcome.
     pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
-        self.request.body = match serde_json::to_vec(value) {
-            Ok(body) => body,
+        self.request.body = match serde_json::to_string(value) {
+            Ok(body) => Some(Body::Text(body)),
             Err(err) => panic!("request body is not JSON: {err}"),
         };
         self.replace_header("content-type", "application/json".into())
@@ -146,13 +148,13 @@ impl RequestBuilder {
     /// Sets the raw body; set a `Content-Type` with [`header`](Self::header).
     /// Bytes need not be UTF-8.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.request.body = body.into();
+        self.request.body = Some(Body::Binary(body.into()));
         self
     }
 
     /// Sets the body to `text`, and `Content-Type` to `text/plain`.
     pub fn text(mut self, text: impl Into<String>) -> Self {
-        self.request.body = text.into().into_bytes();
+        self.request.body = Some(Body::Text(text.into()));
         self.replace_header("content-type", "text/plain; charset=utf-8".into())
     }
 
@@ -168,14 +170,14 @@ impl RequestBuilder {
             body.push('=');
             form_encode(&mut body, value.as_ref());
         }
-        self.request.body = body.into_bytes();
+        self.request.body = Some(Body::Text(body));
         self.replace_header("content-type", "application/x-www-form-urlencoded".into())
     }
 
     /// Sets the body to `form` as `multipart/form-data`, for file uploads.
     pub fn multipart(mut self, form: Multipart) -> Self {
         let content_type = format!("multipart/form-data; boundary={}", form.boundary);
-        self.request.body = form.finish();
+        self.request.body = Some(Body::Binary(form.finish()));
         self.replace_header("content-type", content_type)
     }
 
@@ -243,9 +245,19 @@ impl RequestBuilder {
         self
     }
 
-    /// Keeps the response body even when `discardResponseBodies` is set.
-    pub fn keep_body(mut self) -> Self {
-        self.request.body_mode = Some(BodyMode::Keep);
+    /// Keeps the response body as text (the default), even when
+    /// `discardResponseBodies` is set; bytes that are not UTF-8 become
+    /// U+FFFD.
+    pub fn text_body(mut self) -> Self {
+        self.request.body_mode = Some(BodyMode::Text);
+        self
+    }
+
+    /// Keeps the response body as raw bytes, untouched, even when
+    /// `discardResponseBodies` is set: for images, protobuf and other
+    /// bodies that are not text.
+    pub fn binary_body(mut self) -> Self {
+        self.request.body_mode = Some(BodyMode::Binary);
         self
     }
 
@@ -380,7 +392,9 @@ pub struct Response {
     /// Header fields, in order; a name may repeat.
     pub headers: Vec<(String, String)>,
     /// The whole body, decompressed if it came gzipped; empty when
-    /// discarded.
+    /// discarded. Text unless the request asked for
+    /// [`binary_body`](RequestBuilder::binary_body): then the bytes are
+    /// exactly those sent.
     pub body: Vec<u8>,
     /// Where the request's time went, in milliseconds.
     pub timings: Timings,
@@ -426,7 +440,11 @@ impl From<types::Response> for Response {
         Response {
             status: res.status,
             headers: res.headers,
-            body: res.body,
+            body: match res.body {
+                Some(Body::Text(text)) => text.into_bytes(),
+                Some(Body::Binary(bytes)) => bytes,
+                None => Vec::new(),
+            },
             timings: res.timings,
             url: res.url,
             proto: res.proto,
@@ -486,6 +504,14 @@ impl fmt::Display for ErrorKind {
 mod tests {
     use super::*;
 
+    fn body(req: &RequestBuilder) -> &[u8] {
+        match &req.request.body {
+            Some(Body::Text(text)) => text.as_bytes(),
+            Some(Body::Binary(bytes)) => bytes,
+            None => &[],
+        }
+    }
+
     fn header<'a>(req: &'a RequestBuilder, name: &str) -> Vec<&'a str> {
         req.request
             .headers
@@ -500,7 +526,7 @@ mod tests {
         let req = post("http://shop/login")
             .header("Content-Type", "text/plain")
             .json(&serde_json::json!({ "username": "demo" }));
-        assert_eq!(req.request.body, br#"{"username":"demo"}"#);
+        assert_eq!(body(&req), br#"{"username":"demo"}"#);
         assert_eq!(header(&req, "content-type"), ["application/json"]);
     }
 
@@ -524,7 +550,7 @@ mod tests {
     #[test]
     fn form_encodes_like_a_browser() {
         let req = post("http://shop/login").form(&[("user", "a b"), ("pass", "x&y=z")]);
-        assert_eq!(req.request.body, b"user=a+b&pass=x%26y%3Dz");
+        assert_eq!(body(&req), b"user=a+b&pass=x%26y%3Dz");
         assert_eq!(
             header(&req, "content-type"),
             ["application/x-www-form-urlencoded"]
@@ -541,7 +567,7 @@ mod tests {
         );
         let boundary = form.boundary.clone();
         let req = post("http://shop/upload").multipart(form);
-        let body = req.request.body.clone();
+        let body = body(&req).to_vec();
         let text = String::from_utf8_lossy(&body);
         assert!(text.starts_with(&format!("--{boundary}\r\n")), "{text}");
         assert!(text.contains("name=\"doc\"; filename=\"a.bin\""), "{text}");

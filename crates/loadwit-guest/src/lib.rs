@@ -9,8 +9,9 @@
 //!   then `.name(..)`, `.json(..)`, `.bearer(..)`, ..., `.send()`.
 //! - [`check()`] records a named pass/fail assertion; [`check::status`]
 //!   is the usual one for a response.
-//! - [`sleep`], [`vu_id`], [`iteration`], [`scenario()`], [`env()`] and
-//!   [`log`] talk to the runtime.
+//! - [`sleep`], [`vu_id`], [`iteration`], [`scenario()`], [`env()`],
+//!   [`env_all`] and [`log`] talk to the runtime; [`setup_data`] reads
+//!   what `setup` returned.
 //! - [`metrics`] declares custom counters, gauges, rates and trends.
 //! - [`group()`] names a part of an iteration; [`abort`] ends the test.
 //! - [`random`] picks think times, users and search terms.
@@ -28,7 +29,7 @@
 //!         r#"{"vus": 10, "duration": "30s"}"#.to_string()
 //!     }
 //!
-//!     fn run(_exec: &str, _data: &[u8]) -> Result<(), String> {
+//!     fn run(_exec: &str) -> Result<(), String> {
 //!         let base = env_or("BASE_URL", "http://127.0.0.1:3000");
 //!         let res = http::get(format!("{base}/api/catalog/products"))
 //!             .query("limit", "20")
@@ -67,8 +68,8 @@ mod scenario;
 
 pub use check::check;
 pub use group::{abort, group};
-pub use runtime::{env, env_or, env_parse, iteration, scenario, sleep, sleep_secs, vu_id};
-pub use scenario::{Scenario, data_json, setup_json};
+pub use runtime::{env, env_all, env_or, env_parse, iteration, scenario, sleep, sleep_secs, vu_id};
+pub use scenario::{Scenario, data_json, setup_data, setup_json};
 
 /// The raw bindings generated from the `loadwit:scenario` WIT world.
 ///

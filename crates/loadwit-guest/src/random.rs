@@ -164,7 +164,7 @@ fn initial_seed() -> u64 {
 
 #[cfg(target_arch = "wasm32")]
 fn vu_entropy() -> u64 {
-    (u64::from(crate::vu_id()) << 40) ^ crate::iteration()
+    (u64::from(crate::vu_id()) << 40) ^ u64::from(crate::iteration())
 }
 
 /// Off wasm there is no host to ask; the clock alone seeds the tests.

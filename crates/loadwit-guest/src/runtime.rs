@@ -25,7 +25,7 @@ pub fn vu_id() -> u32 {
 
 /// How many iterations this VU had started before the current one,
 /// from 0.
-pub fn iteration() -> u64 {
+pub fn iteration() -> u32 {
     host::iteration()
 }
 
@@ -53,6 +53,11 @@ pub fn env(key: &str) -> Option<String> {
         cache.borrow_mut().insert(key.to_owned(), value.clone());
         value
     })
+}
+
+/// Every variable `env` knows, sorted by name: k6's `__ENV`.
+pub fn env_all() -> BTreeMap<String, String> {
+    host::env_all().into_iter().collect()
 }
 
 /// The variable `key`, or `default` when it is not set.

@@ -1,5 +1,9 @@
 //! The component's exports: the [`Scenario`] trait and [`export!`](crate::export!).
 
+use std::any::Any;
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -20,34 +24,35 @@ pub trait Scenario {
         String::new()
     }
 
-    /// Runs once before any iteration; the bytes it returns reach every
-    /// iteration and [`teardown`](Scenario::teardown). [`setup_json`]
-    /// turns a value into such bytes.
+    /// Runs once before any iteration; the text it returns reaches every
+    /// iteration and [`teardown`](Scenario::teardown) through
+    /// [`setup_data`]. [`setup_json`] turns a value into such text.
     ///
     /// # Errors
     ///
     /// An error aborts the test before it starts.
-    fn setup() -> Result<Vec<u8>, String> {
-        Ok(Vec::new())
+    fn setup() -> Result<String, String> {
+        Ok(String::new())
     }
 
     /// One iteration of the scenario named `exec` (its `exec` option,
-    /// `"default"` when it has none), with `setup`'s bytes.
+    /// `"default"` when it has none); [`setup_data`] reads what `setup`
+    /// returned.
     ///
     /// # Errors
     ///
     /// An error fails this iteration only: the message is counted in the
     /// summary and the VU goes on. Failed requests and checks are not
     /// errors; return one when the iteration cannot go on.
-    fn run(exec: &str, data: &[u8]) -> Result<(), String>;
+    fn run(exec: &str) -> Result<(), String>;
 
-    /// Runs once after the last iteration, with `setup`'s bytes.
+    /// Runs once after the last iteration; [`setup_data`] reads what
+    /// `setup` returned.
     ///
     /// # Errors
     ///
     /// An error is reported in the summary.
-    fn teardown(data: &[u8]) -> Result<(), String> {
-        let _ = data;
+    fn teardown() -> Result<(), String> {
         Ok(())
     }
 }
@@ -61,7 +66,7 @@ pub trait Scenario {
 /// struct Smoke;
 ///
 /// impl loadwit_guest::Scenario for Smoke {
-///     fn run(_exec: &str, _data: &[u8]) -> Result<(), String> {
+///     fn run(_exec: &str) -> Result<(), String> {
 ///         Ok(())
 ///     }
 /// }
@@ -84,16 +89,16 @@ macro_rules! export {
                     <$scenario as Scenario>::options()
                 }
 
-                fn setup() -> Result<Vec<u8>, String> {
+                fn setup() -> Result<String, String> {
                     <$scenario as Scenario>::setup()
                 }
 
-                fn run(exec: String, data: Vec<u8>) -> Result<(), String> {
-                    <$scenario as Scenario>::run(&exec, &data)
+                fn run(exec: String) -> Result<(), String> {
+                    <$scenario as Scenario>::run(&exec)
                 }
 
-                fn teardown(data: Vec<u8>) -> Result<(), String> {
-                    <$scenario as Scenario>::teardown(&data)
+                fn teardown() -> Result<(), String> {
+                    <$scenario as Scenario>::teardown()
                 }
             }
 
@@ -110,25 +115,47 @@ macro_rules! export {
 ///
 /// Fails if `value` cannot be represented as JSON, e.g. a map with
 /// non-string keys.
-pub fn setup_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
-    serde_json::to_vec(value).map_err(|err| format!("setup data is not JSON: {err}"))
+pub fn setup_json<T: Serialize + ?Sized>(value: &T) -> Result<String, String> {
+    serde_json::to_string(value).map_err(|err| format!("setup data is not JSON: {err}"))
 }
 
-/// Decodes the JSON that [`setup_json`] encoded, in
+thread_local! {
+    /// The decoded setup data: it cannot change during a run, so it is
+    /// asked of the host and decoded once per VU.
+    static SETUP_DATA: RefCell<Option<Rc<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// The value [`setup_json`] encoded in `setup`, decoded as a `T`, in
 /// [`Scenario::run`] or [`Scenario::teardown`].
 ///
-/// Decoding costs a little on every call; a scenario that runs hot can
-/// keep the decoded value in a `thread_local!` (one per VU).
+/// The host hands the bytes over once per VU and they are decoded once;
+/// later calls with the same `T` return the kept value.
+///
+/// # Errors
+///
+/// Fails if setup returned nothing or JSON that is not a `T`.
+pub fn setup_data<T: DeserializeOwned + 'static>() -> Result<Rc<T>, String> {
+    let kept = SETUP_DATA.with(|cell| cell.borrow().clone());
+    if let Some(value) = kept.and_then(|any| any.downcast::<T>().ok()) {
+        return Ok(value);
+    }
+    let value = Rc::new(data_json::<T>(&crate::host::runtime::setup_data())?);
+    SETUP_DATA.with(|cell| *cell.borrow_mut() = Some(value.clone()));
+    Ok(value)
+}
+
+/// Decodes setup text as [`setup_json`] encoded it; [`setup_data`] does
+/// this once per VU for the run's own text.
 ///
 /// # Errors
 ///
 /// Fails if `data` is empty (setup returned nothing) or is not JSON
 /// of type `T`.
-pub fn data_json<T: DeserializeOwned>(data: &[u8]) -> Result<T, String> {
+pub fn data_json<T: DeserializeOwned>(data: &str) -> Result<T, String> {
     if data.is_empty() {
         return Err("setup returned no data; return `setup_json(&value)` from `setup`".into());
     }
-    serde_json::from_slice(data).map_err(|err| format!("setup data does not decode: {err}"))
+    serde_json::from_str(data).map_err(|err| format!("setup data does not decode: {err}"))
 }
 
 #[cfg(test)]
@@ -151,7 +178,7 @@ mod tests {
 
     #[test]
     fn empty_setup_data_names_the_fix() {
-        let err = data_json::<Data>(&[]).unwrap_err();
+        let err = data_json::<Data>("").unwrap_err();
         assert!(err.contains("setup_json"), "{err}");
     }
 }

@@ -25,8 +25,8 @@ anything it does not wrap.
 from .checks import check, check_status
 from .http import HttpError, Response
 from .metrics import Counter, Gauge, Rate, Trend, abort, group
-from .runtime import env, iteration, log, scenario, sleep, vu_id
-from .world import export
+from .runtime import env, env_all, iteration, log, scenario, sleep, vu_id
+from .world import export, setup_data
 from . import http
 
 __all__ = [
@@ -35,11 +35,13 @@ __all__ = [
     "check",
     "check_status",
     "env",
+    "env_all",
     "export",
     "http",
     "iteration",
     "log",
     "scenario",
+    "setup_data",
     "sleep",
     "vu_id",
 ]

@@ -19,14 +19,10 @@ from componentize_py_types import Err
 from wit_world.imports import http as _host
 from wit_world.imports import types as _t
 
-_METHODS = {
-    "GET": _t.Method_Get,
-    "HEAD": _t.Method_Head,
-    "POST": _t.Method_Post,
-    "PUT": _t.Method_Put,
-    "PATCH": _t.Method_Patch,
-    "DELETE": _t.Method_Delete,
-    "OPTIONS": _t.Method_Options,
+_BODY_MODES = {
+    "text": _t.BodyMode.TEXT,
+    "binary": _t.BodyMode.BINARY,
+    "none": _t.BodyMode.DISCARD,
 }
 
 
@@ -52,12 +48,12 @@ class Response:
     ``duration``); it is ``None`` when no response came.
     """
 
-    __slots__ = ("status", "headers", "body", "timings", "error")
+    __slots__ = ("status", "headers", "_body", "timings", "error")
 
-    def __init__(self, status=0, headers=(), body=b"", timings=None, error=None):
+    def __init__(self, status=0, headers=(), body=None, timings=None, error=None):
         self.status = status
         self.headers = list(headers)
-        self.body = body
+        self._body = body
         self.timings = timings
         self.error = error
 
@@ -68,12 +64,22 @@ class Response:
 
     @property
     def text(self):
-        """The body decoded as UTF-8, bad bytes replaced."""
-        return self.body.decode("utf-8", "replace")
+        """The body as text; ``""`` when discarded."""
+        if isinstance(self._body, bytes):
+            return self._body.decode("utf-8", "replace")
+        return self._body or ""
+
+    @property
+    def body(self):
+        """The body as bytes: exactly as sent with
+        ``response_type="binary"``, else the text's UTF-8."""
+        if isinstance(self._body, str):
+            return self._body.encode()
+        return self._body or b""
 
     def json(self):
         """The body parsed as JSON; raises ``ValueError`` when it is not."""
-        return _json.loads(self.body)
+        return _json.loads(self.text)
 
     def header(self, name):
         """The first value of header ``name`` (any case), or ``None``."""
@@ -86,7 +92,7 @@ class Response:
 
 def request(method, url, body=None, *, json=None, params=None, headers=None,
             bearer=None, name=None, tags=None, timeout=None, redirects=None,
-            discard_body=None):
+            response_type=None):
     """Sends one request and waits for its whole response.
 
     ``params`` are added to the URL's query, ``json`` is serialised as
@@ -95,8 +101,9 @@ def request(method, url, body=None, *, json=None, params=None, headers=None,
     in the summary (set it when the URL carries ids or queries),
     ``tags`` adds tags to its samples, ``timeout`` (seconds) overrides
     the host's default, ``redirects`` caps the redirects followed and
-    ``discard_body=True`` reads the body without keeping it (it still
-    counts in ``data_received``).
+    ``response_type`` is k6's: ``"text"`` (the default), ``"binary"``
+    for bytes as sent, or ``"none"`` to read the body without keeping it
+    (it still counts in ``data_received``).
     """
     header_list = [(str(k), str(v)) for k, v in (headers or {}).items()]
     if json is not None:
@@ -106,28 +113,25 @@ def request(method, url, body=None, *, json=None, params=None, headers=None,
         header_list.append(("authorization", f"Bearer {bearer}"))
     if params:
         url += ("&" if "?" in url else "?") + urlencode(params)
-    if isinstance(body, str):
-        body = body.encode()
-
     req = _t.Request(
-        method=_method(method),
+        method=method,
         url=url,
         headers=header_list,
-        body=body or b"",
+        body=_request_body(body),
         tags=[(str(k), str(v)) for k, v in (tags or {}).items()],
         name=name,
         timeout_ms=None if timeout is None else int(timeout * 1000),
         max_redirects=redirects,
         expected_statuses=None,
-        body_mode=None if discard_body is None
-        else _t.BodyMode.DISCARD if discard_body else _t.BodyMode.KEEP,
+        body_mode=None if response_type is None else _BODY_MODES[response_type],
     )
     try:
         res = _host.send(req)
     except Err as err:
         kind = err.value.kind.name.lower().replace("_", "-")
         return Response(error=HttpError(kind, err.value.message))
-    return Response(res.status, res.headers, res.body, res.timings)
+    body = None if res.body is None else res.body.value
+    return Response(res.status, res.headers, body, res.timings)
 
 
 def get(url, **kwargs):
@@ -160,7 +164,9 @@ def delete(url, body=None, **kwargs):
     return request("DELETE", url, body, **kwargs)
 
 
-def _method(method):
-    method = method.upper()
-    known = _METHODS.get(method)
-    return known() if known else _t.Method_Other(method)
+def _request_body(body):
+    if body is None or body == "" or body == b"":
+        return None
+    if isinstance(body, str):
+        return _t.Body_Text(body)
+    return _t.Body_Binary(bytes(body))

@@ -25,6 +25,11 @@ def env(key, default=None):
     return default if value is None else value
 
 
+def env_all():
+    """Every variable ``env`` knows, as a dict: k6's ``__ENV``."""
+    return dict(_host.env_all())
+
+
 def vu_id():
     """This VU's number, from 1, unique within the run."""
     return _host.vu_id()

@@ -5,6 +5,7 @@ import random
 import sys
 
 from componentize_py_types import Err
+from wit_world.imports import runtime as _runtime
 
 
 def export(module_name):
@@ -14,8 +15,8 @@ def export(module_name):
     The module may define ``options`` (a dict, a JSON string, or a
     function returning either), ``setup()`` returning any JSON value,
     ``teardown(data)``, and one function per ``exec`` name, ``default``
-    for scenarios without one. Each receives ``setup``'s value.
-    Exceptions become the iteration's error.
+    for scenarios without one. Each receives ``setup``'s value, decoded
+    once per VU. Exceptions become the iteration's error.
     """
 
     def module():
@@ -31,20 +32,20 @@ def export(module_name):
         def setup(self):
             setup = getattr(module(), "setup", None)
             if setup is None:
-                return b""
-            return _guard(lambda: json.dumps(setup()).encode())
+                return ""
+            return _guard(lambda: json.dumps(setup()))
 
-        def run(self, exec, data):
+        def run(self, exec):
             _reseed()
             function = getattr(module(), exec, None)
             if not callable(function):
                 raise Err(f"the scenario has no function `{exec}`")
-            _guard(lambda: function(_decode(data)))
+            _guard(lambda: function(setup_data()))
 
-        def teardown(self, data):
+        def teardown(self):
             teardown = getattr(module(), "teardown", None)
             if teardown is not None:
-                _guard(lambda: teardown(_decode(data)))
+                _guard(lambda: teardown(setup_data()))
 
     return WitWorld
 
@@ -61,8 +62,18 @@ def _reseed():
         _seeded = True
 
 
-def _decode(data):
-    return json.loads(data) if data else None
+_NOT_READ = object()
+_setup_value = _NOT_READ
+
+
+def setup_data():
+    """What ``setup`` returned, decoded once per VU and kept: it cannot
+    change during a run. ``None`` when there is no ``setup``."""
+    global _setup_value
+    if _setup_value is _NOT_READ:
+        data = _runtime.setup_data()
+        _setup_value = json.loads(data) if data else None
+    return _setup_value
 
 
 def _guard(call):

@@ -289,7 +289,7 @@ async fn expect_assign(link: &mut Link) -> Result<Option<Assign>, Failure> {
 }
 
 /// Waits for `setup`'s data; `None` when the coordinator stopped first.
-async fn expect_setup(link: &mut Link) -> Result<Option<Vec<u8>>, Failure> {
+async fn expect_setup(link: &mut Link) -> Result<Option<String>, Failure> {
     loop {
         match link.receive().await? {
             Some(FromCoordinator::SetupData(setup)) => return Ok(Some(setup.data)),
@@ -425,7 +425,7 @@ struct ShareRun {
     settings: Settings,
     env: std::collections::BTreeMap<String, String>,
     interval: Duration,
-    setup_data: Vec<u8>,
+    setup_data: String,
     /// Where this share's mergeable result goes.
     results: Vec<PathBuf>,
     header: ResultHeader,

@@ -13,10 +13,15 @@ use crate::exit::ExitCode;
 ///
 /// The language is detected from the project's files: `Cargo.toml` for
 /// Rust (cargo, target `wasm32-wasip2`), `main.py` for Python
-/// (componentize-py, from PyPI), `main.js` for JavaScript
-/// (componentize-js, from npm, installed in the SDK's `sdk/js` with
+/// (componentize-py, from PyPI), `main.js` for JavaScript (componentize-js
+/// or componentize-qjs, from npm, installed in the SDK's `sdk/js` with
 /// `npm ci`). The SDKs and the WIT are read from `LOADWIT_HOME`, else
 /// from the source tree this loadwit was built from.
+///
+/// JavaScript runs on SpiderMonkey unless `--js-engine quickjs` or the
+/// project's `package.json` (`"loadwit": {"jsEngine": "quickjs"}`) picks
+/// QuickJS: a component a seventh the size, a fifth of the memory per
+/// VU, fewer built-ins. See docs/languages.md for measurements.
 ///
 /// Examples:
 ///
@@ -25,6 +30,9 @@ use crate::exit::ExitCode;
 ///
 ///   # Build elsewhere
 ///   loadwit build my-scenario --out /tmp/scenario.wasm
+///
+///   # A JavaScript scenario on QuickJS
+///   loadwit build my-scenario --js-engine quickjs
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct BuildArgs {
@@ -36,6 +44,38 @@ pub struct BuildArgs {
     /// being the directory's name with `-` as `_`.
     #[arg(short, long, value_name = "FILE")]
     out: Option<PathBuf>,
+
+    /// The JavaScript engine of a JavaScript project; its `package.json`'s
+    /// `loadwit.jsEngine` when absent, else `spidermonkey`.
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    js_engine: Option<JsEngine>,
+}
+
+/// The engine a JavaScript scenario is built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JsEngine {
+    /// SpiderMonkey, through componentize-js.
+    Spidermonkey,
+    /// QuickJS, through componentize-qjs.
+    Quickjs,
+}
+
+impl JsEngine {
+    fn name(self) -> &'static str {
+        match self {
+            JsEngine::Spidermonkey => "spidermonkey",
+            JsEngine::Quickjs => "quickjs",
+        }
+    }
+
+    /// The npm package that builds with this engine, under `node_modules`.
+    fn package(self) -> &'static str {
+        match self {
+            JsEngine::Spidermonkey => "@bytecodealliance/componentize-js",
+            JsEngine::Quickjs => "componentize-qjs",
+        }
+    }
 }
 
 /// A scenario project's language, as `loadwit new --lang` names it.
@@ -47,7 +87,7 @@ pub enum Lang {
 }
 
 pub fn run(args: BuildArgs) -> ExitCode {
-    match build(&args.dir, args.out.as_deref()) {
+    match build(&args.dir, args.out.as_deref(), args.js_engine) {
         Ok(out) => {
             println!("built {}", out.display());
             ExitCode::Success
@@ -59,8 +99,13 @@ pub fn run(args: BuildArgs) -> ExitCode {
     }
 }
 
-/// Builds the project in `dir` and returns the component's path.
-pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
+/// Builds the project in `dir` and returns the component's path;
+/// `js_engine` overrides a JavaScript project's own choice.
+pub fn build(
+    dir: &Path,
+    out: Option<&Path>,
+    js_engine: Option<JsEngine>,
+) -> anyhow::Result<PathBuf> {
     let dir = dir
         .canonicalize()
         .with_context(|| format!("cannot open the project directory `{}`", dir.display()))?;
@@ -72,7 +117,13 @@ pub fn build(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     match lang {
         Lang::Rust => build_rust(&dir, &out)?,
         Lang::Python => build_python(&dir, &out)?,
-        Lang::Js => build_js(&dir, &out)?,
+        Lang::Js => {
+            let engine = match js_engine {
+                Some(engine) => engine,
+                None => project_js_engine(&dir)?,
+            };
+            build_js(&dir, &out, engine)?
+        }
     }
     Ok(out)
 }
@@ -153,14 +204,45 @@ fn build_python(dir: &Path, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build_js(dir: &Path, out: &Path) -> anyhow::Result<()> {
+/// The engine a JavaScript project's `package.json` asks for under
+/// `loadwit.jsEngine`; SpiderMonkey when it names none.
+fn project_js_engine(dir: &Path) -> anyhow::Result<JsEngine> {
+    #[derive(serde::Deserialize)]
+    struct Package {
+        loadwit: Option<Settings>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Settings {
+        js_engine: Option<JsEngine>,
+    }
+
+    let path = dir.join("package.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(JsEngine::Spidermonkey);
+        }
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot read `{}`", path.display()));
+        }
+    };
+    let package: Package = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "`{}` is not valid: `loadwit.jsEngine` must be \"spidermonkey\" or \"quickjs\"",
+            path.display()
+        )
+    })?;
+    let engine = package.loadwit.and_then(|settings| settings.js_engine);
+    Ok(engine.unwrap_or(JsEngine::Spidermonkey))
+}
+
+fn build_js(dir: &Path, out: &Path, engine: JsEngine) -> anyhow::Result<()> {
     let sdk = home().join("sdk/js");
-    if !sdk
-        .join("node_modules/@bytecodealliance/componentize-js")
-        .is_dir()
-    {
+    if !sdk.join("node_modules").join(engine.package()).is_dir() {
         bail!(
-            "componentize-js is not installed in `{}`; run `npm ci` there",
+            "{} is not installed in `{}`; run `npm ci` there",
+            engine.package(),
             sdk.display()
         );
     }
@@ -169,7 +251,8 @@ fn build_js(dir: &Path, out: &Path) -> anyhow::Result<()> {
             .arg(sdk.join("build.mjs"))
             .arg(dir.join("main.js"))
             .arg(out)
-            .arg(home().join("wit")),
+            .arg(home().join("wit"))
+            .args(["--engine", engine.name()]),
         "node",
         "install Node.js 20 or later, then `npm ci` in loadwit's `sdk/js`",
     )?;

@@ -44,7 +44,13 @@ const RUST: &[Template] = &[
     ),
 ];
 const PYTHON: &[Template] = &[("main.py", include_str!("../../templates/python/main.py"))];
-const JS: &[Template] = &[("main.js", include_str!("../../templates/js/main.js"))];
+const JS: &[Template] = &[
+    ("main.js", include_str!("../../templates/js/main.js")),
+    (
+        "package.json",
+        include_str!("../../templates/js/package.json"),
+    ),
+];
 
 pub fn run(args: NewArgs) -> ExitCode {
     match create(&args.name, args.lang) {

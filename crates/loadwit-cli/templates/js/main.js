@@ -2,6 +2,8 @@
 //
 // Build it with `loadwit build .`, run it with
 // `loadwit run {{crate}}.wasm -e BASE_URL=http://127.0.0.1:3000`.
+// `package.json` picks the engine: "spidermonkey", or "quickjs" for a
+// smaller component and less memory per VU (`--js-engine` overrides it).
 
 import { check, env, http, sleep } from "loadwit";
 

@@ -252,7 +252,7 @@ async fn iterate_once(
 ) -> Option<Vu> {
     let started = Instant::now();
     let ended = tokio::select! {
-        ended = vu.iterate(&scenario.exec, &shared.setup_data, scheduled) => Some(ended),
+        ended = vu.iterate(&scenario.exec, scheduled) => Some(ended),
         () = cut => None,
     };
     match ended {

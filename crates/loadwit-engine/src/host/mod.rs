@@ -48,7 +48,7 @@ mod exports_types {
 
 /// The WIT package and version this host implements.
 pub const WIT_PACKAGE: &str = "loadwit:scenario";
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// How long a guest may compute without a host call before it yields its
 /// thread to other VUs.
@@ -89,6 +89,8 @@ pub(crate) struct VuContext {
     /// only by arrival-rate executors, so HTTP samples can also be
     /// measured from their intended start.
     pub(crate) lateness: Option<Duration>,
+    /// What `setup` returned; empty until it has run.
+    pub(crate) setup_data: Arc<str>,
 }
 
 impl VuState {

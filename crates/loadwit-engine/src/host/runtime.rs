@@ -29,12 +29,22 @@ impl Host for VuState {
         Ok(self.context.scenario.to_string())
     }
 
-    fn iteration(&mut self) -> wasmtime::Result<u64> {
-        Ok(self.context.iteration)
+    fn iteration(&mut self) -> wasmtime::Result<u32> {
+        // The WIT promises a u32 that wraps, so JavaScript gets a number.
+        Ok(self.context.iteration as u32)
     }
 
     fn env(&mut self, key: String) -> wasmtime::Result<Option<String>> {
         Ok(self.context.env.get(&key).cloned())
+    }
+
+    fn env_all(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
+        let pairs = self.context.env.iter();
+        Ok(pairs.map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
+    fn setup_data(&mut self) -> wasmtime::Result<String> {
+        Ok(self.context.setup_data.to_string())
     }
 
     fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {

@@ -8,9 +8,13 @@ use loadwit_guest::{Scenario, env_or, http};
 struct Hammer;
 
 impl Scenario for Hammer {
-    fn run(_exec: &str, _data: &[u8]) -> Result<(), String> {
+    fn run(_exec: &str) -> Result<(), String> {
         let url = env_or("URL", "http://127.0.0.1:3000/health");
-        http::get(url).name("hammer").send().map(drop).map_err(|e| e.to_string())
+        http::get(url)
+            .name("hammer")
+            .send()
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -14,7 +14,7 @@ use loadwit_guest::{Scenario, check, env, env_or, env_parse, log};
 struct HttpSuite;
 
 impl Scenario for HttpSuite {
-    fn run(_exec: &str, _data: &[u8]) -> Result<(), String> {
+    fn run(_exec: &str) -> Result<(), String> {
         let base = env_or("BASE_URL", "http://127.0.0.1:3000");
         match env("CASE").as_deref() {
             Some("cookies") => cookies_case(&base),
@@ -300,7 +300,10 @@ fn bodies(base: &str) {
     );
 
     let upload = Multipart::new().file("f", "x.bin", "application/octet-stream", vec![0, 159, 255]);
-    let multipart = http::post(format!("{base}/echo")).multipart(upload).send();
+    let multipart = http::post(format!("{base}/echo"))
+        .multipart(upload)
+        .binary_body()
+        .send();
     let ok = multipart.as_ref().is_ok_and(|r| {
         r.header("x-content-type")
             .is_some_and(|t| t.starts_with("multipart/form-data"))
@@ -321,7 +324,7 @@ fn bodies(base: &str) {
         .unwrap_or_default();
     expect("query sent", text == "q=red%20shoe", text);
 
-    let bytes = http::get(format!("{base}/bytes")).send();
+    let bytes = http::get(format!("{base}/bytes")).binary_body().send();
     let all: Vec<u8> = (0..=255).collect();
     expect(
         "non-utf8 bytes intact",

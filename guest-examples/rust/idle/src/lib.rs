@@ -7,7 +7,7 @@ use loadwit_guest::{Scenario, env_parse, sleep_secs};
 struct Idle;
 
 impl Scenario for Idle {
-    fn run(_exec: &str, _data: &[u8]) -> Result<(), String> {
+    fn run(_exec: &str) -> Result<(), String> {
         let pause: f64 = env_parse("PAUSE", 0.0)?;
         if pause > 0.0 {
             sleep_secs(pause);

@@ -8,22 +8,27 @@
 //! Variables: `BASE_URL` (default `http://127.0.0.1:3000`), `PAUSE`
 //! (seconds slept after each iteration, default 0).
 
-use loadwit_guest::{Scenario, check, env_or, env_parse, http, sleep_secs};
+use loadwit_guest::{Scenario, check, env_or, env_parse, http, setup_data, setup_json, sleep_secs};
 
 /// What `setup` hands every iteration and `teardown`.
-const TOKEN: &[u8] = b"lifecycle-token";
+const TOKEN: &str = "lifecycle-token";
+
+/// The token as every VU and `teardown` read it.
+fn token() -> Result<String, String> {
+    setup_data::<String>().map(|token| token.as_str().to_owned())
+}
 
 struct Lifecycle;
 
 impl Scenario for Lifecycle {
-    fn setup() -> Result<Vec<u8>, String> {
+    fn setup() -> Result<String, String> {
         let res = http::get(url("/health")).name("/health").send();
         check::status(&res, "setup reached the target", 200);
-        Ok(TOKEN.to_vec())
+        setup_json(TOKEN)
     }
 
-    fn run(_exec: &str, data: &[u8]) -> Result<(), String> {
-        check::check("setup data arrived", data == TOKEN);
+    fn run(_exec: &str) -> Result<(), String> {
+        check::check("setup data arrived", token()? == TOKEN);
         let res = http::get(url("/api/catalog/categories"))
             .name("/api/catalog/categories")
             .send();
@@ -35,8 +40,8 @@ impl Scenario for Lifecycle {
         Ok(())
     }
 
-    fn teardown(data: &[u8]) -> Result<(), String> {
-        if data != TOKEN {
+    fn teardown() -> Result<(), String> {
+        if token()? != TOKEN {
             return Err("teardown did not get setup's data".into());
         }
         http::get(url("/api/auth/me"))

@@ -33,14 +33,14 @@ impl Scenario for Suite {
             .into()
     }
 
-    fn setup() -> Result<Vec<u8>, String> {
+    fn setup() -> Result<String, String> {
         if env("ABORT_IN_SETUP").is_some() {
             abort("the target is not ready");
         }
-        Ok(Vec::new())
+        Ok(String::new())
     }
 
-    fn run(exec: &str, _data: &[u8]) -> Result<(), String> {
+    fn run(exec: &str) -> Result<(), String> {
         match exec {
             "http" => requests(),
             "abort" => maybe_abort(),

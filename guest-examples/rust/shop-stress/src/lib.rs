@@ -37,7 +37,7 @@ impl Scenario for ShopStress {
         .to_string()
     }
 
-    fn run(_exec: &str, _data: &[u8]) -> Result<(), String> {
+    fn run(_exec: &str) -> Result<(), String> {
         if random::chance(env_parse("AUTH_SHARE", 0.2)?) {
             sign_in_and_look_around();
         } else {

@@ -14,7 +14,7 @@ impl Scenario for Browse {
             .into()
     }
 
-    fn run(_exec: &str, _data: &[u8]) -> Result<(), String> {
+    fn run(_exec: &str) -> Result<(), String> {
         let base = env_or("BASE_URL", "http://127.0.0.1:3000");
         let res = http::get(format!("{base}/api/catalog/products"))
             .query("limit", 20)

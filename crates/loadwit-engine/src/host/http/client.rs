@@ -18,7 +18,7 @@ use super::error::{error, error_code};
 use super::exchange::{BodyPolicy, Marks, Received, body, exchange};
 use super::names::{NameCache, NameGuard};
 use crate::host::loadwit::scenario::types::{
-    BodyMode, ErrorKind, HttpError, Method, Request, Response, Timings,
+    Body as WitBody, BodyMode, ErrorKind, HttpError, Request, Response, Timings,
 };
 use crate::options::HttpSettings;
 use crate::trace;
@@ -270,11 +270,13 @@ struct Prepared {
     max_redirects: u32,
     expected: Option<Vec<(u16, u16)>>,
     policy: BodyPolicy,
+    /// How the body goes back to the guest.
+    mode: BodyMode,
 }
 
 impl Prepared {
     fn new(settings: &HttpSettings, request: Request) -> Result<Self, (String, String, HttpError)> {
-        let method_text = method_text(&request.method);
+        let method_text = request.method.to_ascii_uppercase();
         let fail = |e: HttpError| (method_text.clone(), request.url.clone(), e);
         let method = HttpMethod::from_bytes(method_text.as_bytes()).map_err(|_| {
             fail(error(
@@ -301,23 +303,29 @@ impl Prepared {
             };
             headers.append(name, value);
         }
-        let keep = match request.body_mode {
-            Some(BodyMode::Keep) => true,
-            Some(BodyMode::Discard) => false,
-            None => !settings.discard_response_bodies,
+        let mode = match request.body_mode {
+            Some(mode) => mode,
+            None if settings.discard_response_bodies => BodyMode::Discard,
+            None => BodyMode::Text,
         };
+        let keep = mode != BodyMode::Discard;
         let gunzip = !headers.contains_key(ACCEPT_ENCODING);
         Ok(Self {
             method,
             url,
             headers,
-            body: request.body,
+            body: match request.body {
+                Some(WitBody::Text(text)) => text.into_bytes(),
+                Some(WitBody::Binary(bytes)) => bytes,
+                None => Vec::new(),
+            },
             timeout: request
                 .timeout_ms
                 .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(u64::from(ms))),
             max_redirects: request.max_redirects.unwrap_or(settings.max_redirects),
             expected: request.expected_statuses,
             policy: BodyPolicy { keep, gunzip },
+            mode,
         })
     }
 
@@ -372,7 +380,11 @@ impl Prepared {
         Response {
             status: received.status,
             headers: header_pairs(&received.headers),
-            body: received.body,
+            body: match self.mode {
+                BodyMode::Text => Some(WitBody::Text(text(received.body))),
+                BodyMode::Binary => Some(WitBody::Binary(received.body)),
+                BodyMode::Discard => None,
+            },
             timings: wit_timings(&marks.timings()),
             url: self.url.to_string(),
             proto: marks.proto().map_or("", Proto::tag).to_owned(),
@@ -436,17 +448,11 @@ fn timed_out(timeout: Duration) -> HttpError {
     )
 }
 
-fn method_text(method: &Method) -> String {
-    match method {
-        Method::Get => "GET".into(),
-        Method::Head => "HEAD".into(),
-        Method::Post => "POST".into(),
-        Method::Put => "PUT".into(),
-        Method::Patch => "PATCH".into(),
-        Method::Delete => "DELETE".into(),
-        Method::Options => "OPTIONS".into(),
-        Method::Other(other) => other.to_ascii_uppercase(),
-    }
+/// A body as text, replacing what is not UTF-8 with U+FFFD without
+/// copying a body that is valid.
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
 }
 
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
