@@ -96,18 +96,7 @@ pub struct AgentArgs {
 
 /// Runs the command and maps its outcome to an exit code.
 pub fn run(args: AgentArgs) -> ExitCode {
-    let outcome = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(ExitCode::ScenarioFailed, e))
-        .and_then(|runtime| runtime.block_on(execute(&args)));
-    match outcome {
-        Ok(code) => code,
-        Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
-            failure.code
-        }
-    }
+    run::on_runtime(execute(&args))
 }
 
 /// The agent's two streams: what it sends and what it receives.

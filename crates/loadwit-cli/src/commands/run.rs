@@ -183,6 +183,23 @@ impl Failure {
     }
 }
 
+/// Runs `task` on a multi-threaded runtime, as `coordinate` and `agent`
+/// do too; a failure prints its one-line reason and gives its code.
+pub(crate) fn on_runtime(task: impl Future<Output = Result<ExitCode, Failure>>) -> ExitCode {
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(ExitCode::ScenarioFailed, e))
+        .and_then(|runtime| runtime.block_on(task));
+    match outcome {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("error: {:#}", failure.error);
+            failure.code
+        }
+    }
+}
+
 fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
