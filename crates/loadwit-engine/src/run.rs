@@ -102,11 +102,7 @@ impl Test {
         env: &BTreeMap<String, String>,
         stop: &Stop,
     ) -> Result<Report, TestError> {
-        let live = self.take_live();
-        let tag_url = live.as_ref().is_some_and(Live::keeps_url);
-        let aggregator = Aggregator::spawn(live);
-        let http = Arc::new(HttpRun::new(plan.http.clone(), tag_url));
-        let sandbox = pool_sandbox(&self.file, plan)?;
+        let (aggregator, http, sandbox) = self.begin(plan)?;
         let context = control_context("setup", aggregator.recorder(), env, http.clone());
         let mut control = Vu::new(&self.control, context).await?;
         control.context().trace = VuTrace::new(self.tracing.clone());
@@ -156,11 +152,7 @@ impl Test {
         stop: &Stop,
         share: Share,
     ) -> Result<Report, TestError> {
-        let live = self.take_live();
-        let tag_url = live.as_ref().is_some_and(Live::keeps_url);
-        let aggregator = Aggregator::spawn(live);
-        let http = Arc::new(HttpRun::new(plan.http.clone(), tag_url));
-        let sandbox = pool_sandbox(&self.file, plan)?;
+        let (aggregator, http, sandbox) = self.begin(plan)?;
         let run = Scenarios {
             plan,
             env,
@@ -234,8 +226,15 @@ impl Test {
         })
     }
 
-    fn take_live(&self) -> Option<Live> {
-        self.live.lock().map(|mut l| l.take()).unwrap_or(None)
+    /// What every run of scenarios starts from: the aggregator (watched
+    /// live when asked), the HTTP settings, and the pool VUs come from.
+    fn begin(&self, plan: &Plan) -> Result<(Aggregator, Arc<HttpRun>, Sandbox), LoadError> {
+        let live = self.live.lock().map(|mut l| l.take()).unwrap_or(None);
+        let tag_url = live.as_ref().is_some_and(Live::keeps_url);
+        let aggregator = Aggregator::spawn(live);
+        let http = Arc::new(HttpRun::new(plan.http.clone(), tag_url));
+        let sandbox = pool_sandbox(&self.file, plan)?;
+        Ok((aggregator, http, sandbox))
     }
 }
 

@@ -266,10 +266,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn shared_iterations_follow_each_segments_vus() {
-        let whole = whole_plan(r#"{"vus": 7, "iterations": 101}"#);
-        let split: Vec<_> = executors(&parts(&whole, 3))
+    /// `(vus, iterations)` of each of `n` parts of a shared-iterations plan.
+    fn shared_split(whole: &Plan, n: u64) -> Vec<(u64, u64)> {
+        executors(&parts(whole, n))
             .into_iter()
             .map(|e| match e {
                 Executor::SharedIterations {
@@ -277,7 +276,13 @@ mod tests {
                 } => (vus, iterations),
                 _ => unreachable!(),
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn shared_iterations_follow_each_segments_vus() {
+        let whole = whole_plan(r#"{"vus": 7, "iterations": 101}"#);
+        let split = shared_split(&whole, 3);
         assert_eq!(split, [(3, 43), (2, 29), (2, 29)]);
     }
 
@@ -286,15 +291,7 @@ mod tests {
         // 2 VUs over 3 segments: 1, 1, 0. The iterations are dealt over
         // `0,1/2,1`, the first segment taking the odd one.
         let whole = whole_plan(r#"{"vus": 2, "iterations": 5}"#);
-        let split: Vec<_> = executors(&parts(&whole, 3))
-            .into_iter()
-            .map(|e| match e {
-                Executor::SharedIterations {
-                    vus, iterations, ..
-                } => (vus, iterations),
-                _ => unreachable!(),
-            })
-            .collect();
+        let split = shared_split(&whole, 3);
         assert_eq!(split, [(1, 3), (1, 2), (0, 0)]);
     }
 
