@@ -292,7 +292,7 @@ fn dry_run(test: &str, options: &str, env: &[(&str, &str)], flags: &[&str]) -> R
 }
 
 #[test]
-fn dry_run_prints_the_plan_and_sends_nothing() -> TestResult {
+fn dry_run_prints_the_plan_and_thresholds_and_sends_nothing() -> TestResult {
     let shop = Shop::start(ShopConfig::default());
     let dir = scratch("dry_run");
     let (result, _) = run_flagship(
@@ -303,8 +303,14 @@ fn dry_run_prints_the_plan_and_sends_nothing() -> TestResult {
                      "gracefulRampDown": "5s"},
             "open": {"executor": "ramping-arrival-rate", "preAllocatedVUs": 10, "maxVUs": 50,
                      "timeUnit": "1m", "startTime": "10s",
-                     "stages": [{"duration": "1m", "target": 600}]}}}"#,
-        &["--dry-run"],
+                     "stages": [{"duration": "1m", "target": 600}]}},
+            "thresholds": {"http_req_failed": [{"threshold": "rate<0.01", "abortOnFail": true,
+                                                "delayAbortEval": "10s"}]}}"#,
+        &[
+            "--dry-run",
+            "--threshold",
+            "http_req_duration{name:me}: p(95)<300",
+        ],
     );
     assert_eq!(result.code, 0, "{result}");
     for line in [
@@ -314,6 +320,9 @@ fn dry_run_prints_the_plan_and_sends_nothing() -> TestResult {
         "startVUs: 1, gracefulRampDown: 5s",
         "open: up to 600 iterations/1m0s over 1m0s",
         "startTime: 10s",
+        "  thresholds\n",
+        "http_req_failed: rate<0.01 (abortOnFail, delayAbortEval: 10s)\n",
+        "http_req_duration{name:me}: p(95)<300\n",
     ] {
         assert!(result.stdout.contains(line), "no `{line}`\n{result}");
     }

@@ -1,12 +1,13 @@
 //! The lines printed before a run starts: what will run, and how. With
-//! `--dry-run` they are all that is printed, with each scenario's details.
+//! `--dry-run` they are all that is printed, with each scenario's details
+//! and the thresholds that will judge the run.
 
 use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
 use loadwit_engine::{Executor, Plan, ScenarioPlan};
-use loadwit_metrics::format_duration;
+use loadwit_metrics::{Threshold, Thresholds, format_duration};
 
 /// Prints the component and each scenario's shape, as k6's start banner.
 pub fn print(out: &mut impl Write, path: &Path, plan: &Plan) -> io::Result<()> {
@@ -18,8 +19,14 @@ pub fn print(out: &mut impl Write, path: &Path, plan: &Plan) -> io::Result<()> {
 }
 
 /// Prints the banner and, under each scenario, every parameter the plan
-/// resolved: stages, VU limits, env and tags.
-pub fn print_plan(out: &mut impl Write, path: &Path, plan: &Plan) -> io::Result<()> {
+/// resolved (stages, VU limits, env and tags), then the thresholds, so a
+/// dry run shows everything that decides the exit code.
+pub fn print_plan(
+    out: &mut impl Write,
+    path: &Path,
+    plan: &Plan,
+    thresholds: &Thresholds,
+) -> io::Result<()> {
     header(out, path, plan)?;
     for scenario in &plan.scenarios {
         writeln!(out, "    {}", describe_scenario(scenario))?;
@@ -27,7 +34,31 @@ pub fn print_plan(out: &mut impl Write, path: &Path, plan: &Plan) -> io::Result<
             writeln!(out, "      {line}")?;
         }
     }
-    writeln!(out)
+    writeln!(out)?;
+    if !thresholds.is_empty() {
+        writeln!(out, "  thresholds")?;
+        for threshold in thresholds.iter() {
+            writeln!(out, "    {}", describe_threshold(threshold))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `http_req_failed: rate<0.01 (abortOnFail, delayAbortEval: 10s)`
+fn describe_threshold(threshold: &Threshold) -> String {
+    let mut flags = Vec::new();
+    if threshold.abort_on_fail {
+        flags.push("abortOnFail".to_owned());
+    }
+    if let Some(delay) = threshold.delay_abort_eval {
+        flags.push(format!("delayAbortEval: {}", format_duration(delay)));
+    }
+    if flags.is_empty() {
+        threshold.to_string()
+    } else {
+        format!("{threshold} ({})", flags.join(", "))
+    }
 }
 
 fn header(out: &mut impl Write, path: &Path, plan: &Plan) -> io::Result<()> {

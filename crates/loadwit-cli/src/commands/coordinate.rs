@@ -95,7 +95,13 @@ async fn execute(args: &CoordinateArgs) -> Result<ExitCode, Failure> {
     refuse_sample_outputs(args.run.outputs())?;
     let mut stdout = io::stdout().lock();
     if args.run.dry_run() {
-        banner::print_plan(&mut stdout, args.run.file(), &resolved.plan).ok();
+        banner::print_plan(
+            &mut stdout,
+            args.run.file(),
+            &resolved.plan,
+            &resolved.thresholds,
+        )
+        .ok();
         return Ok(ExitCode::Success);
     }
     banner::print(&mut stdout, args.run.file(), &resolved.plan).ok();

@@ -102,7 +102,7 @@ pub struct RunArgs {
     stages: Vec<StageOptions>,
 
     /// Print the resolved plan (every scenario and its parameters) and
-    /// exit without running anything.
+    /// the thresholds, then exit without running anything.
     #[arg(long)]
     dry_run: bool,
 
@@ -220,7 +220,7 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
 
     let mut stdout = io::stdout().lock();
     if args.dry_run {
-        banner::print_plan(&mut stdout, &args.file, &plan).ok();
+        banner::print_plan(&mut stdout, &args.file, &plan, &thresholds).ok();
         return Ok(ExitCode::Success);
     }
     banner::print(&mut stdout, &args.file, &plan).ok();
