@@ -138,7 +138,13 @@ impl Coordinator {
         let setup = match test.setup(plan, &assignment.env).await {
             Ok(setup) => setup,
             Err(TestError::Setup { error, aggregate }) => {
-                self.stop_all("`setup` failed").await;
+                let why = match &error {
+                    RunError::Aborted { reason, .. } => {
+                        format!("the scenario aborted the test in `setup`: {reason}")
+                    }
+                    _ => "`setup` failed".to_owned(),
+                };
+                self.stop_all(&why).await;
                 return Err(Halt::Setup { error, aggregate });
             }
             Err(error) => {

@@ -51,6 +51,14 @@ pub enum RunError {
         message: String,
     },
 
+    /// The scenario called `abort` in `export`: its own verdict on the
+    /// test, not a failure of the component.
+    #[error("the component's `{export}` aborted the test: {reason}")]
+    Aborted {
+        export: &'static str,
+        reason: String,
+    },
+
     #[error("cannot create a virtual user: {0}")]
     Instantiate(String),
 }

@@ -9,6 +9,7 @@ use loadwit_metrics::{Builtin, IterationOutcome, Sample, TagSet};
 use wasmtime::Store;
 
 use crate::error::RunError;
+use crate::host::control::Aborted;
 use crate::host::{Bindings, HttpClient, HttpRun, VuContext, VuState};
 use crate::recorder::Recorder;
 use crate::sandbox::Sandbox;
@@ -206,6 +207,12 @@ impl Vu {
 }
 
 fn guest_error(export: &'static str, trap: &wasmtime::Error) -> RunError {
+    if let Some(Aborted(reason)) = trap.downcast_ref::<Aborted>() {
+        return RunError::Aborted {
+            export,
+            reason: reason.clone(),
+        };
+    }
     RunError::Guest {
         export,
         message: trap_message(trap),

@@ -538,6 +538,47 @@ fn shared_iterations_split_exactly_and_setup_runs_once() -> TestResult {
     Ok(())
 }
 
+/// `abort()` in `setup`, which the coordinator runs, is the scenario's
+/// verdict: exit 108 as `loadwit run` gives, no iteration anywhere, and
+/// no `teardown`.
+#[test]
+fn abort_in_setup_stops_the_fleet_with_exit_108() -> TestResult {
+    let dir = scratch("distributed_setup_abort");
+    let shop = Shop::start(ShopConfig::default());
+    let wasm = guest("lifecycle");
+    let options = r#"{"scenarios": {"shared": {"executor": "shared-iterations",
+        "vus": 3, "iterations": 30, "maxDuration": "60s"}}}"#;
+    let spec = FleetSpec {
+        wasm: &wasm,
+        shop: &shop,
+        options,
+        coordinator: &["-e", "ABORT_IN_SETUP=1"],
+        agent: &[],
+    };
+    let finished = Fleet::start(&dir, &spec).finish();
+    assert_eq!(finished.code, 108, "{finished}");
+    let stderr = finished.stderr_text();
+    assert!(
+        stderr.contains("aborted by the scenario: the target is not ready"),
+        "{finished}"
+    );
+    assert!(
+        !stderr.contains("error:"),
+        "no failure is reported\n{finished}"
+    );
+    assert_eq!(finished.agent_codes, vec![0; AGENTS], "{finished}");
+    let stats = shop.shop.stats();
+    assert_eq!(stats.count(Route::Health), 1, "setup ran once\n{finished}");
+    assert_eq!(stats.count(Route::Categories), 0, "{finished}");
+    assert_eq!(stats.count(Route::Me), 0, "no teardown\n{finished}");
+    assert_eq!(count(&finished.summary, "http_reqs"), 1.0, "{finished}");
+    assert!(
+        finished.summary.pointer("/metrics/iterations").is_none(),
+        "{finished}"
+    );
+    Ok(())
+}
+
 /// Each agent's third of 300 iterations passes `count<250`; the fleet's
 /// total does not.
 #[test]

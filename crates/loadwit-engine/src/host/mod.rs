@@ -6,7 +6,7 @@
 //! stdout/stderr, which go to the host's log.
 
 mod checks;
-mod control;
+pub(crate) mod control;
 mod groups;
 mod guest_log;
 mod http;

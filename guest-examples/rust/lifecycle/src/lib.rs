@@ -6,9 +6,12 @@
 //! routes say how many times `setup` and `teardown` ran.
 //!
 //! Variables: `BASE_URL` (default `http://127.0.0.1:3000`), `PAUSE`
-//! (seconds slept after each iteration, default 0).
+//! (seconds slept after each iteration, default 0), `ABORT_IN_SETUP`
+//! (when set, `setup` aborts the test after its request).
 
-use loadwit_guest::{Scenario, check, env_or, env_parse, http, setup_data, setup_json, sleep_secs};
+use loadwit_guest::{
+    Scenario, abort, check, env, env_or, env_parse, http, setup_data, setup_json, sleep_secs,
+};
 
 /// What `setup` hands every iteration and `teardown`.
 const TOKEN: &str = "lifecycle-token";
@@ -24,6 +27,9 @@ impl Scenario for Lifecycle {
     fn setup() -> Result<String, String> {
         let res = http::get(url("/health")).name("/health").send();
         check::status(&res, "setup reached the target", 200);
+        if env("ABORT_IN_SETUP").is_some() {
+            abort("the target is not ready");
+        }
         setup_json(TOKEN)
     }
 
