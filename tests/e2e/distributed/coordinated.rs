@@ -538,24 +538,32 @@ fn shared_iterations_split_exactly_and_setup_runs_once() -> TestResult {
     Ok(())
 }
 
+/// Runs the lifecycle scenario across a fleet with these options and
+/// coordinator arguments, and waits for every process to end.
+fn lifecycle_fleet(test: &str, options: &str, coordinator: &[&str]) -> (Finished, Shop) {
+    let dir = scratch(test);
+    let shop = Shop::start(ShopConfig::default());
+    let wasm = guest("lifecycle");
+    let spec = FleetSpec {
+        wasm: &wasm,
+        shop: &shop,
+        options,
+        coordinator,
+        agent: &[],
+    };
+    let finished = Fleet::start(&dir, &spec).finish();
+    (finished, shop)
+}
+
 /// `abort()` in `setup`, which the coordinator runs, is the scenario's
 /// verdict: exit 108 as `loadwit run` gives, no iteration anywhere, and
 /// no `teardown`.
 #[test]
 fn abort_in_setup_stops_the_fleet_with_exit_108() -> TestResult {
-    let dir = scratch("distributed_setup_abort");
-    let shop = Shop::start(ShopConfig::default());
-    let wasm = guest("lifecycle");
     let options = r#"{"scenarios": {"shared": {"executor": "shared-iterations",
         "vus": 3, "iterations": 30, "maxDuration": "60s"}}}"#;
-    let spec = FleetSpec {
-        wasm: &wasm,
-        shop: &shop,
-        options,
-        coordinator: &["-e", "ABORT_IN_SETUP=1"],
-        agent: &[],
-    };
-    let finished = Fleet::start(&dir, &spec).finish();
+    let abort = ["-e", "ABORT_IN_SETUP=1"];
+    let (finished, shop) = lifecycle_fleet("distributed_setup_abort", options, &abort);
     assert_eq!(finished.code, 108, "{finished}");
     let stderr = finished.stderr_text();
     assert!(
@@ -583,20 +591,10 @@ fn abort_in_setup_stops_the_fleet_with_exit_108() -> TestResult {
 /// total does not.
 #[test]
 fn a_threshold_failing_only_in_aggregate_fails_the_run() -> TestResult {
-    let dir = scratch("distributed_aggregate_threshold");
-    let shop = Shop::start(ShopConfig::default());
-    let wasm = guest("lifecycle");
     let options = r#"{"scenarios": {"shared": {"executor": "shared-iterations",
         "vus": 3, "iterations": 300, "maxDuration": "60s"}},
         "thresholds": {"iterations": ["count<250"]}}"#;
-    let spec = FleetSpec {
-        wasm: &wasm,
-        shop: &shop,
-        options,
-        coordinator: &[],
-        agent: &[],
-    };
-    let finished = Fleet::start(&dir, &spec).finish();
+    let (finished, _shop) = lifecycle_fleet("distributed_aggregate_threshold", options, &[]);
     assert_eq!(finished.code, 99, "{finished}");
     let agents = finished.summary["agents"].as_array().expect("agents");
     for agent in agents {
@@ -608,22 +606,12 @@ fn a_threshold_failing_only_in_aggregate_fails_the_run() -> TestResult {
 
 #[test]
 fn abort_on_fail_stops_every_agent_within_three_seconds() -> TestResult {
-    let dir = scratch("distributed_abort_on_fail");
-    let shop = Shop::start(ShopConfig::default());
-    let wasm = guest("lifecycle");
     let options = r#"{"scenarios": {"long": {"executor": "constant-vus",
         "vus": 6, "duration": "60s"}},
         "thresholds": {"iterations": [{"threshold": "count<200", "abortOnFail": true}]}}"#;
     let pause = ["-e", "PAUSE=0.01"];
-    let spec = FleetSpec {
-        wasm: &wasm,
-        shop: &shop,
-        options,
-        coordinator: &pause,
-        agent: &[],
-    };
     let started = Instant::now();
-    let finished = Fleet::start(&dir, &spec).finish();
+    let (finished, _shop) = lifecycle_fleet("distributed_abort_on_fail", options, &pause);
     assert_eq!(finished.code, 99, "{finished}");
     assert!(started.elapsed() < Duration::from_secs(45), "{finished}");
     let abort = finished
