@@ -502,8 +502,16 @@ fn shared_iterations_split_exactly_and_setup_runs_once() -> TestResult {
     assert_eq!(sum_of(&metrics, "k6_iterations"), 301.0, "{finished}");
     assert_eq!(sum_of(&metrics, "k6_http_reqs"), 303.0, "{finished}");
     // The agents trace their own iterations and requests, one request
-    // span under each iteration span.
+    // span under each iteration span; the coordinator traces `setup` and
+    // `teardown`, each with its one request.
     let spans = collector.received.spans();
+    for stage in ["setup", "teardown"] {
+        let traced = spans
+            .iter()
+            .filter(|span| span.parent_span_id.is_empty() && span.name == stage)
+            .count();
+        assert_eq!(traced, 1, "`{stage}` is one trace\n{finished}");
+    }
     let roots: BTreeSet<_> = spans
         .iter()
         .filter(|span| span.parent_span_id.is_empty())
@@ -513,8 +521,8 @@ fn shared_iterations_split_exactly_and_setup_runs_once() -> TestResult {
         .iter()
         .filter(|span| span.kind == SpanKind::Client as i32)
         .collect();
-    assert_eq!(roots.len(), 301, "{finished}");
-    assert_eq!(requests.len(), 301, "{finished}");
+    assert_eq!(roots.len(), 301 + 2, "{finished}");
+    assert_eq!(requests.len(), 301 + 2, "{finished}");
     assert!(
         requests
             .iter()

@@ -90,7 +90,7 @@ pub fn run(args: CoordinateArgs) -> ExitCode {
 
 async fn execute(args: &CoordinateArgs) -> Result<ExitCode, Failure> {
     refuse_segment(&args.run)?;
-    let resolved = run::resolve(&args.run).await?;
+    let mut resolved = run::resolve(&args.run).await?;
     let otel_config = args.run.otel_config()?;
     refuse_sample_outputs(args.run.outputs())?;
     let mut stdout = io::stdout().lock();
@@ -124,9 +124,10 @@ async fn execute(args: &CoordinateArgs) -> Result<ExitCode, Failure> {
             )
         })?;
 
-    // The coordinator exports the fleet's merged metrics; traces stay
-    // with the agents, whose requests they describe.
+    // The coordinator exports the fleet's merged metrics and traces the
+    // `setup` and `teardown` it runs; the agents trace their iterations.
     let mut otel = run::start_otlp(&otel_config, &args.run, &resolved.settings)?;
+    resolved.test = resolved.test.with_tracing(otel.tracing());
     let stop = Stop::default();
     let progress = Progress::new(&resolved.plan, args.run.quiet());
     let footer = progress.footer();
