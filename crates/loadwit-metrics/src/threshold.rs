@@ -181,6 +181,7 @@ impl Threshold {
     /// does not fit the kind of a built-in metric.
     pub fn parse(metric_key: &str, expression: &str) -> Result<Threshold, ThresholdError> {
         let (metric, filter) = parse::metric_key(metric_key)?;
+        parse::near_builtin(&metric)?;
         let kind = Builtin::from_name(&metric).map(Builtin::kind);
         let (aggregation, op, value) = parse::expression(&metric, kind, expression)?;
         Ok(Threshold {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Aggregation, Op, Threshold};
-use crate::metric::MetricKind;
+use crate::metric::{Builtin, MetricKind};
 
 /// Why a threshold was rejected. Messages are lowercase, quote the
 /// offending text in backticks and end with a hint after a semicolon.
@@ -60,6 +60,18 @@ pub enum ThresholdError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The name is no built-in metric's but nearly one's: most likely a
+    /// typo, which would otherwise pass as a metric without samples.
+    #[error(
+        "`{metric}` is not a built-in metric; did you mean `{builtin}`? \
+         (a custom metric needs a name further from the built-in ones)"
+    )]
+    NearBuiltin {
+        /// The name as written.
+        metric: String,
+        /// The built-in metric it is close to.
+        builtin: &'static str,
+    },
     /// The CLI form lacks a metric, a colon or an expression.
     #[error(
         "`{text}` is not a threshold: expected a metric, a colon and an expression; \
@@ -108,6 +120,33 @@ pub fn parse_cli_threshold(text: &str) -> Result<(String, String), ThresholdErro
     Err(ThresholdError::Cli {
         text: text.trim().to_string(),
     })
+}
+
+/// Built-in names at least this long are checked for near misses;
+/// shorter ones (`vus`, `checks`) are too close to ordinary words.
+const CHECKED_NAME_LEN: usize = 7;
+
+/// Edits between a name and a built-in one that still count as a typo.
+const TYPO_EDITS: usize = 2;
+
+/// Refuses a name a typo or two away from a built-in metric's. Custom
+/// metrics are declared while the test runs, so a threshold on an
+/// unknown name cannot be refused up front as k6 does; a near miss of a
+/// built-in name is the mistake worth catching before the run.
+pub(super) fn near_builtin(metric: &str) -> Result<(), ThresholdError> {
+    if Builtin::from_name(metric).is_some() {
+        return Ok(());
+    }
+    let near = Builtin::ALL.into_iter().map(Builtin::name).find(|name| {
+        name.len() >= CHECKED_NAME_LEN && strsim::damerau_levenshtein(metric, name) <= TYPO_EDITS
+    });
+    match near {
+        Some(builtin) => Err(ThresholdError::NearBuiltin {
+            metric: metric.to_string(),
+            builtin,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Parses `name` or `name{key:value,...}`.

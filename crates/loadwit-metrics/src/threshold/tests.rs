@@ -376,3 +376,24 @@ fn thresholds_apply_to_custom_metrics_with_filters() {
     assert_eq!(outcomes[1].unit(), ValueUnit::Time);
     assert_eq!(outcomes[1].observed_text(), "p(95)=500ms");
 }
+
+#[test]
+fn near_misses_of_built_in_names_are_refused_with_the_name_meant() {
+    for (typo, meant) in [
+        ("http_req_durations", "http_req_duration"),
+        ("http_req_duraiton", "http_req_duration"),
+        ("iteration", "iterations"),
+        ("http_req_faild", "http_req_failed"),
+    ] {
+        let message = error(typo, "p(95)<500");
+        assert!(
+            message.contains(&format!("did you mean `{meant}`?")),
+            "{typo}: {message}"
+        );
+    }
+    // Custom names a few letters from a built-in one, or near only short
+    // built-in names, are taken as written.
+    for custom in ["cart_duration", "orders", "bus", "check", "errors"] {
+        parse(custom, "count<10");
+    }
+}
