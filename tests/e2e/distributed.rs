@@ -326,9 +326,24 @@ fn merge_refuses_results_that_do_not_belong_together() -> TestResult {
     assert_eq!(mixed.code, 104, "{mixed}");
     assert!(mixed.stderr.contains("another component"), "{mixed}");
 
-    let half = run(loadwit().arg("merge").arg(&first));
-    assert_eq!(half.code, 0, "{half}");
+    // A missing part fails the merge, after its summary is written; with
+    // `--partial` the part is judged alone.
+    let half_summary = dir.join("half.json");
+    let half = run(loadwit()
+        .arg("merge")
+        .arg(&first)
+        .arg("--summary-export")
+        .arg(&half_summary));
+    assert_eq!(half.code, 104, "{half}");
     assert!(half.stderr.contains("cover 1/2 of the test"), "{half}");
+    assert!(half.stderr.contains("--partial"), "{half}");
+    assert!(half_summary.exists(), "the summary is written all the same");
+    let partial = run(loadwit().arg("merge").arg(&first).arg("--partial"));
+    assert_eq!(partial.code, 0, "{partial}");
+    assert!(
+        partial.stderr.contains("cover 1/2 of the test"),
+        "{partial}"
+    );
 
     let not_result = dir.join("not.result");
     std::fs::write(&not_result, "hello\n")?;

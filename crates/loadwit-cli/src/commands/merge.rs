@@ -19,15 +19,17 @@ use crate::settings::Settings;
 /// summary of all of them together and judges the thresholds on it.
 ///
 /// The files must come from runs of the same component whose segments do
-/// not overlap; a warning says when they do not cover the whole test.
+/// not overlap, and cover the whole test unless `--partial` is given: a
+/// missing part is an error (after the summary is printed and written),
+/// so a CI job that lost one cannot pass.
 /// Histograms are added, not averaged, so merged percentiles are those
 /// of every sample of every part. Thresholds are the ones the runs had,
 /// plus any `--threshold`, judged on the merged totals: a threshold can
 /// fail on the whole even when it passed on every part.
 ///
 /// Exit codes: 0 success, 99 a threshold failed on the merged result (or
-/// a part was aborted by one), 104 a file is unreadable or the files do
-/// not belong together, 105 a part was stopped from outside, 107 a part's
+/// a part was aborted by one), 104 a file is unreadable, the files do
+/// not belong together or a part is missing, 105 a part was stopped from outside, 107 a part's
 /// scenario failed to load or its setup or teardown failed, 108 a part's
 /// scenario aborted the test.
 ///
@@ -56,6 +58,11 @@ pub struct MergeArgs {
     /// Write the merged thresholds and checks as JUnit XML.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+
+    /// Accept results that cover only part of the test, judging those
+    /// segments alone, instead of failing with exit 104.
+    #[arg(long)]
+    partial: bool,
 }
 
 /// Runs the command and maps its outcome to an exit code.
@@ -83,7 +90,8 @@ fn execute(args: &MergeArgs) -> Result<ExitCode, Failure> {
         .collect::<anyhow::Result<Vec<_>>>()
         .map_err(invalid)?;
     check_together(args, &parts).map_err(invalid)?;
-    warn_on_gaps(&parts);
+    let covered = coverage(&parts);
+    warn_on_mismatches(&parts);
 
     let first = &parts[0].header;
     let thresholds = report::thresholds(
@@ -104,10 +112,26 @@ fn execute(args: &MergeArgs) -> Result<ExitCode, Failure> {
     };
     let outcomes = thresholds.evaluate(&aggregate, info.elapsed);
     let summary = report::summary(&aggregate, &outcomes, info, &settings, None);
-    println!("  merged {} results of {}\n", parts.len(), first.component);
+    let noun = if parts.len() == 1 {
+        "result"
+    } else {
+        "results"
+    };
+    println!("  merged {} {noun} of {}\n", parts.len(), first.component);
     report::print(&summary);
     let exports = report::Exports::new(args.summary_export.as_ref(), args.junit.as_ref());
     report::write_exports(&summary, exports).map_err(|e| (ExitCode::ScenarioFailed, e))?;
+    if covered != Fraction::from_integer(1) {
+        if !args.partial {
+            return Err(invalid(anyhow::anyhow!(
+                "the results cover {covered} of the test: a part is missing; \
+                 merge every part, or pass --partial to judge these alone"
+            )));
+        }
+        eprintln!(
+            "warning: the results cover {covered} of the test; the summary is of those segments only"
+        );
+    }
     Ok(verdict(&parts, report::any_failed(&outcomes)))
 }
 
@@ -159,20 +183,18 @@ fn segments<'a>(
         .collect()
 }
 
-/// Warns when the parts do not make the whole test, or were cut by
-/// different sequences (then their counts need not add up exactly).
-fn warn_on_gaps(parts: &[RunResult]) {
-    let covered: Fraction = parts
+/// How much of the test the parts' segments make together.
+fn coverage(parts: &[RunResult]) -> Fraction {
+    parts
         .iter()
         .filter_map(|p| ExecutionSegment::from_str(&p.header.segment).ok())
         .map(|s| s.length())
-        .sum();
-    if covered != Fraction::from_integer(1) {
-        eprintln!(
-            "warning: the results cover {covered} of the test, not all of it; \
-             the merged summary is of those segments only"
-        );
-    }
+        .sum()
+}
+
+/// Warns when the parts were cut by different sequences (then their
+/// counts need not add up exactly) or had different thresholds.
+fn warn_on_mismatches(parts: &[RunResult]) {
     let sequences: Vec<_> = parts
         .iter()
         .filter_map(|p| SegmentSequence::from_str(&p.header.sequence).ok())
