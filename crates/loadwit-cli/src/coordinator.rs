@@ -17,7 +17,7 @@ use loadwit_dist::protocol::agent_message::Kind as FromAgent;
 use loadwit_dist::protocol::coordinator_message::Kind as ToAgent;
 use loadwit_dist::protocol::{self, Delta};
 use loadwit_engine::{Observer, Plan, RunError, SegmentSequence, Stop, StopLevel, Test, TestError};
-use loadwit_metrics::Aggregate;
+use loadwit_metrics::{Aggregate, Sample};
 
 use crate::fleet::{AgentState, Event, Fleet};
 use crate::live::{LiveOutcome, Watch};
@@ -30,6 +30,10 @@ const START_MARGIN: Duration = Duration::from_secs(1);
 /// How often the loop looks at the clock, the stop and silent agents
 /// between agents' messages.
 const POLL: Duration = Duration::from_millis(100);
+
+/// How long agents stopped before the start get to hang up, so the stop
+/// reaches them before this process exits and ends their sessions.
+const DISMISS_WAIT: Duration = Duration::from_secs(5);
 
 /// What the run does when an agent is lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -145,10 +149,12 @@ impl Coordinator {
                     _ => "`setup` failed".to_owned(),
                 };
                 self.stop_all(&why).await;
+                self.dismiss().await;
                 return Err(Halt::Setup { error, aggregate });
             }
             Err(error) => {
                 self.stop_all("the coordinator could not run `setup`").await;
+                self.dismiss().await;
                 return Err(Halt::Test(error));
             }
         };
@@ -227,6 +233,24 @@ impl Coordinator {
         self.sync_stop().await;
     }
 
+    /// After a stop before the start: ends every agent's session and
+    /// waits, at most [`DISMISS_WAIT`], for them to hang up, so none
+    /// mistakes this process's exit for the coordinator going away.
+    async fn dismiss(&mut self) {
+        let mut connected = self.fleet.hang_up();
+        let deadline = tokio::time::Instant::now() + DISMISS_WAIT;
+        while connected > 0 {
+            tokio::select! {
+                event = self.fleet.next() => {
+                    if let Event::Closed(..) = event {
+                        connected -= 1;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+    }
+
     /// Fails the run when no agent is left, or the run was stopped
     /// before it started.
     fn ensure_agents(&self) -> Result<(), Halt> {
@@ -240,6 +264,7 @@ impl Coordinator {
     /// all are done or lost; returns the time since the start.
     async fn run(&mut self, assignment: &Assignment) -> Duration {
         if self.stop.level() != StopLevel::Running {
+            self.dismiss().await;
             return Duration::ZERO;
         }
         let start_at = SystemTime::now() + START_MARGIN;
@@ -321,10 +346,13 @@ impl Coordinator {
     /// Folds one agent's interval into the fleet's totals.
     async fn fold(&mut self, index: usize, delta: &Delta) {
         match Aggregate::decode(&delta.aggregate) {
-            Ok(aggregate) => {
+            Ok(mut aggregate) => {
                 self.fleet.note_delta(index, delta, &aggregate);
+                let readings = aggregate.take_vu_readings();
                 self.total.merge(&aggregate);
                 self.current.merge(&aggregate);
+                let fleet_vus = self.fleet.note_vus(index, readings);
+                self.record(&fleet_vus);
             }
             Err(error) => {
                 let why = format!(
@@ -333,6 +361,15 @@ impl Coordinator {
                 );
                 self.lose(index, why).await;
             }
+        }
+    }
+
+    /// Folds samples the coordinator made itself, such as the fleet's
+    /// VU readings.
+    fn record(&mut self, samples: &[Sample]) {
+        for sample in samples {
+            self.total.add(sample);
+            self.current.add(sample);
         }
     }
 
@@ -367,6 +404,8 @@ impl Coordinator {
         if !self.fleet.lose(index, why.clone()) {
             return;
         }
+        let fleet_vus = self.fleet.forget_vus(index);
+        self.record(&fleet_vus);
         let count = self.fleet.agents.len();
         let name = &self.fleet.agents[index].name;
         let next = match self.policy.on_loss {

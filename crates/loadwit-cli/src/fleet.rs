@@ -12,7 +12,7 @@ use loadwit_dist::Session;
 use loadwit_dist::protocol::agent_message::Kind as FromAgent;
 use loadwit_dist::protocol::coordinator_message::Kind as ToAgent;
 use loadwit_dist::protocol::{CoordinatorMessage, Delta, Done};
-use loadwit_metrics::{Aggregate, Builtin, MetricValue, format};
+use loadwit_metrics::{Aggregate, Builtin, MetricValue, Sample, TagSet, format};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tonic::Status;
@@ -47,6 +47,8 @@ pub struct Health {
     pub lag: Option<Duration>,
     pub vus_max: u64,
     pub elapsed: Duration,
+    /// Its latest VU gauge readings (`vus`, `vus_max`) per tag set.
+    pub vu_readings: HashMap<(Builtin, TagSet), f64>,
 }
 
 /// One agent of the fleet; its index is its segment's.
@@ -262,6 +264,15 @@ impl Fleet {
         }
     }
 
+    /// Ends the session of every agent still in one, each after what was
+    /// already sent to it; returns how many there were.
+    pub fn hang_up(&mut self) -> usize {
+        self.agents
+            .iter_mut()
+            .filter_map(|agent| agent.outbound.take())
+            .count()
+    }
+
     /// Marks agent `index` lost; `false` if it already was, or was done.
     pub fn lose(&mut self, index: usize, why: String) -> bool {
         let agent = &mut self.agents[index];
@@ -271,6 +282,47 @@ impl Fleet {
         agent.state = AgentState::Lost(why);
         agent.outbound = None;
         true
+    }
+
+    /// Notes agent `index`'s latest VU gauge readings and returns the
+    /// fleet's readings of the series they touched.
+    pub fn note_vus(&mut self, index: usize, readings: Vec<(Builtin, TagSet, f64)>) -> Vec<Sample> {
+        let latest = &mut self.agents[index].health.vu_readings;
+        let mut touched = Vec::with_capacity(readings.len());
+        for (metric, tags, value) in readings {
+            latest.insert((metric, tags.clone()), value);
+            touched.push((metric, tags));
+        }
+        self.vu_sums(touched)
+    }
+
+    /// Drops agent `index`'s VU readings, as its VUs are gone with it, and
+    /// returns the fleet's readings without them.
+    pub fn forget_vus(&mut self, index: usize) -> Vec<Sample> {
+        let gone = std::mem::take(&mut self.agents[index].health.vu_readings);
+        self.vu_sums(gone.into_keys().collect())
+    }
+
+    /// The fleet's reading of each VU gauge series: the sum of every
+    /// agent's latest, so it does not depend on which agent spoke last.
+    fn vu_sums(&self, series: Vec<(Builtin, TagSet)>) -> Vec<Sample> {
+        series
+            .into_iter()
+            .map(|(metric, tags)| {
+                let key = (metric, tags);
+                let value = self
+                    .agents
+                    .iter()
+                    .filter_map(|agent| agent.health.vu_readings.get(&key))
+                    .sum();
+                let (metric, tags) = key;
+                Sample::Gauge {
+                    metric,
+                    tags,
+                    value,
+                }
+            })
+            .collect()
     }
 
     /// Records a delta's counts and the agent's CPU.

@@ -288,6 +288,24 @@ impl Aggregate {
         }
     }
 
+    /// Takes the VU gauges (`vus`, `vus_max`) out, returning each series'
+    /// last reading. A coordinator folding intervals from runs that go on
+    /// side by side sums the parts' latest readings itself, which neither
+    /// [`merge`](Aggregate::merge) (last reading wins) nor
+    /// [`merge_concurrent`](Aggregate::merge_concurrent) (sums every
+    /// extreme, for finished parts) can do interval by interval.
+    pub fn take_vu_readings(&mut self) -> Vec<(Builtin, TagSet, f64)> {
+        CONCURRENT_GAUGES
+            .iter()
+            .filter_map(|metric| Some((*metric, self.gauges.remove(metric)?)))
+            .flat_map(|(metric, series)| {
+                series
+                    .into_iter()
+                    .map(move |(tags, gauge)| (metric, tags, gauge.last))
+            })
+            .collect()
+    }
+
     /// Adds everything `other` holds, exactly: histograms are added,
     /// counters summed, extremes combined. Gauge readings of `other` count
     /// as later than those of `self`, so its last reading wins.

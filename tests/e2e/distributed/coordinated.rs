@@ -402,6 +402,18 @@ fn ramping_vus_across_agents_adds_up_to_one_run() -> TestResult {
         "{finished}"
     );
     assert_percentiles_match_samples(&finished);
+    // The fleet's VU gauges are the agents' sums, three VUs each at the
+    // plateau, not whichever agent reported last.
+    assert_eq!(
+        number(&finished.summary, "/metrics/vus_max/value"),
+        9.0,
+        "{finished}"
+    );
+    assert_eq!(
+        number(&finished.summary, "/metrics/vus/max"),
+        9.0,
+        "{finished}"
+    );
 
     let single = single_run(&dir, &spec);
     let single_iterations = count(&single, "iterations");
@@ -696,26 +708,32 @@ fn a_killed_agent_under_abort_stops_the_run() -> TestResult {
     Ok(())
 }
 
+/// One agent of the two wanted joins: the coordinator gives up, and the
+/// agent, whose test never started, says so and exits 107 too.
 #[test]
 fn too_few_agents_fail_clearly() -> TestResult {
     let dir = scratch("distributed_too_few");
     let wasm = guest("lifecycle");
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut lone = agent(&dir, &address, 0, &[]);
     let run = crate::support::run(
         loadwit()
             .arg("coordinate")
             .arg(&wasm)
-            .args([
-                "--agents",
-                "2",
-                "--listen",
-                &format!("127.0.0.1:{}", free_port()),
-            ])
-            .args(["--join-timeout", "1s", "--quiet"])
+            .args(["--agents", "2", "--listen", &address])
+            .args(["--join-timeout", "5s", "--quiet"])
             .arg("--summary-export")
             .arg(dir.join("summary.json")),
     );
     assert_eq!(run.code, 107, "{run}");
-    assert!(run.stderr.contains("only 0 of 2 agents joined"), "{run}");
+    assert!(run.stderr.contains("only 1 of 2 agents joined"), "{run}");
+    let code = lone.wait().expect("the agent can be waited for").code();
+    let log = std::fs::read_to_string(dir.join("agent-0.log"))?;
+    assert_eq!(code, Some(107), "{log}");
+    assert!(
+        log.contains("the coordinator went away before the test started"),
+        "{log}"
+    );
     Ok(())
 }
 

@@ -266,26 +266,44 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Waits for the share; `None` when the coordinator stopped first.
+/// Waits for the share; `None` when the coordinator stopped the test
+/// first.
 async fn expect_assign(link: &mut Link) -> Result<Option<Assign>, Failure> {
     loop {
         match link.receive().await? {
             Some(FromCoordinator::Assign(assign)) => return Ok(Some(assign)),
-            Some(FromCoordinator::Stop(_)) | None => return Ok(None),
+            Some(FromCoordinator::Stop(_)) => return Ok(stopped_before_start()),
+            None => return Err(went_away_before_start()),
             Some(_) => {}
         }
     }
 }
 
-/// Waits for `setup`'s data; `None` when the coordinator stopped first.
+/// Waits for `setup`'s data; `None` when the coordinator stopped the
+/// test first.
 async fn expect_setup(link: &mut Link) -> Result<Option<String>, Failure> {
     loop {
         match link.receive().await? {
             Some(FromCoordinator::SetupData(setup)) => return Ok(Some(setup.data)),
-            Some(FromCoordinator::Stop(_)) | None => return Ok(None),
+            Some(FromCoordinator::Stop(_)) => return Ok(stopped_before_start()),
+            None => return Err(went_away_before_start()),
             Some(_) => {}
         }
     }
+}
+
+/// A stop before the start is the coordinator's decision (its exit code
+/// tells the verdict), so this agent's part ends cleanly.
+fn stopped_before_start<T>() -> Option<T> {
+    eprintln!("the coordinator stopped the test before this share started");
+    None
+}
+
+/// A session that ends before the start means the test never ran here.
+fn went_away_before_start() -> Failure {
+    could_not_run(anyhow::anyhow!(
+        "the coordinator went away before the test started; its output says why"
+    ))
 }
 
 /// The assigned component's file: from the cache when its hash is

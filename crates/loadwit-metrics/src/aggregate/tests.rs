@@ -303,3 +303,33 @@ fn concurrent_merge_adds_vu_gauges_and_nothing_else_differs() {
         Some(MetricValue::Counter { sum }) if sum == 3.0
     ));
 }
+
+#[test]
+fn taking_vu_readings_leaves_the_rest() {
+    let mut agg = Aggregate::new();
+    for (metric, value) in [
+        (Builtin::Vus, 4.0),
+        (Builtin::Vus, 2.0),
+        (Builtin::VusMax, 7.0),
+    ] {
+        agg.add(&Sample::Gauge {
+            metric,
+            tags: TagSet::default(),
+            value,
+        });
+    }
+    agg.add(&http("/a", "200", false, 2));
+    let mut readings = agg.take_vu_readings();
+    readings.sort_by_key(|(metric, _, _)| metric.name());
+    assert_eq!(
+        readings,
+        vec![
+            (Builtin::Vus, TagSet::default(), 2.0),
+            (Builtin::VusMax, TagSet::default(), 7.0),
+        ]
+    );
+    assert!(agg.metric(Builtin::Vus).is_none());
+    assert!(agg.metric(Builtin::VusMax).is_none());
+    assert!(agg.metric(Builtin::HttpReqs).is_some());
+    assert!(agg.take_vu_readings().is_empty());
+}
