@@ -237,7 +237,7 @@ fn print_lines(
     stdout.flush().ok();
 }
 
-/// `3.0s/10s, 20 VUs, 1,234 iterations, 456/s req, 0.00% failed,
+/// `3.0s/10s, 20 VUs, 1,234 iterations, 456 req/s, 0.00% failed,
 /// p(95)=1.2ms` for one scenario: iterations so far, the rest over
 /// `window`.
 fn stats(
@@ -269,14 +269,15 @@ fn stats(
         _ => "-".to_string(),
     };
     let shown = Duration::from_millis(elapsed.as_millis() as u64 / 100 * 100);
+    let rate = format::format_rate(count(window.aggregate, Builtin::HttpReqs) / span);
+    let rate = rate.strip_suffix("/s").unwrap_or(&rate);
     format!(
-        "{}/{} {}, {} VUs, {} iterations, {} req, {} failed, p(95)={p95}",
+        "{}/{} {}, {} VUs, {} iterations, {rate} req/s, {} failed, p(95)={p95}",
         format::format_duration(shown),
         format::format_duration(scenario.duration),
         scenario.executor,
         scenario.vus,
         format::format_count(count(total, Builtin::Iterations) as u64),
-        format::format_rate(count(window.aggregate, Builtin::HttpReqs) / span),
         format::format_percent(failed),
     )
 }
@@ -348,6 +349,6 @@ mod tests {
         };
         let line = stats(&scenario, &total, &recent, Duration::from_secs(30));
         assert!(line.contains("p(95)=400"), "{line}");
-        assert!(line.contains("100/s req"), "{line}");
+        assert!(line.contains("100 req/s"), "{line}");
     }
 }
