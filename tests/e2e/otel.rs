@@ -173,6 +173,7 @@ fn export_matches_the_run(protocol: Protocol, test: &str) -> TestResult {
     assert_eq!(count(&json, "/otlp/points/exported"), points);
     assert_eq!(count(&json, "/otlp/spans/dropped"), 0);
     assert_eq!(count(&json, "/otlp/points/dropped"), 0);
+    assert_eq!(json.pointer("/otlp/first_failure"), Some(&Value::Null));
     let line = result
         .stdout
         .lines()
@@ -569,6 +570,18 @@ fn silent_and_absent_collectors_neither_fail_nor_stall_the_run() -> TestResult {
         assert!(count(&json, "/otlp/spans/dropped") > 0, "{test}: {json:#}");
         assert!(count(&json, "/otlp/points/dropped") > 0, "{test}: {json:#}");
         assert!(result.stdout.contains("points dropped"), "{test}: {result}");
+        // The summary says why, as the JSON does.
+        let why = json
+            .pointer("/otlp/first_failure")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{test}: no first failure\n{json:#}"));
+        let expected = if test == "otel_silent" {
+            "timed out"
+        } else {
+            "refused"
+        };
+        assert!(why.contains(expected), "{test}: {why}");
+        assert!(result.stdout.contains("first drop: "), "{test}: {result}");
         // The flush waits the export timeout at most, not the default 10 s.
         assert!(elapsed.as_secs() < 8, "{test} took {elapsed:?}");
     }

@@ -199,6 +199,7 @@ pub fn finish(otel: &mut Otel, config: &OtelConfig) -> Option<Exported> {
     Some(Exported {
         exported: otel.exported(),
         dropped,
+        first_failure: otel.first_failure(),
     })
 }
 
@@ -232,22 +233,30 @@ impl MetricsExport {
 }
 
 /// What the run's telemetry came to, for the summary.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Exported {
     pub exported: Counts,
     pub dropped: Counts,
+    /// Why spans or points were first dropped, if any were.
+    pub first_failure: Option<String>,
 }
 
 impl Exported {
     /// One line for the end of the text summary.
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "     otlp export: {} spans and {} metric points sent, {} spans and {} points dropped",
             format_count(self.exported.spans),
             format_count(self.exported.points),
             format_count(self.dropped.spans),
             format_count(self.dropped.points),
-        )
+        );
+        if let Some(why) = &self.first_failure {
+            line.push_str(&format!(
+                "\n                  first drop: {why}; is the collector at the OTLP endpoint running?"
+            ));
+        }
+        line
     }
 
     /// The same counts for the JSON summary's `otlp` key.
@@ -255,6 +264,7 @@ impl Exported {
         json!({
             "spans": { "exported": self.exported.spans, "dropped": self.dropped.spans },
             "points": { "exported": self.exported.points, "dropped": self.dropped.points },
+            "first_failure": self.first_failure,
         })
     }
 }

@@ -181,6 +181,17 @@ impl Otel {
         self.counts(Tally::dropped)
     }
 
+    /// Why spans or points were first dropped (an export error, or a
+    /// full queue); `None` while nothing was.
+    pub fn first_failure(&self) -> Option<String> {
+        let pipeline = self.pipeline.as_ref()?;
+        pipeline
+            .spans
+            .first_failure()
+            .or_else(|| pipeline.points.first_failure())
+            .map(str::to_owned)
+    }
+
     /// Spans and points the collector accepted so far.
     pub fn exported(&self) -> Counts {
         self.counts(Tally::exported)

@@ -7,8 +7,8 @@
 //! counted exactly once as exported or dropped by the time
 //! [`Pipeline::shutdown`] returns.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,12 +25,14 @@ use crate::trace::IterationRecord;
 use crate::transport::{Destination, ExportError, Transport};
 
 /// Spans or points of one signal: how many were exported, dropped, and
-/// are still on their way (queued or in flight).
+/// are still on their way (queued or in flight), and why the first drop
+/// happened.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
     exported: AtomicU64,
     dropped: AtomicU64,
     pending: AtomicU64,
+    first_failure: OnceLock<String>,
 }
 
 impl Tally {
@@ -46,12 +48,26 @@ impl Tally {
         self.dropped.fetch_add(count, Ordering::Relaxed);
     }
 
+    /// Why items were first dropped, if any were.
+    pub(crate) fn first_failure(&self) -> Option<&str> {
+        self.first_failure.get().map(String::as_str)
+    }
+
+    fn note_failure(&self, why: impl FnOnce() -> String) {
+        if self.first_failure.get().is_none() {
+            let _ = self.first_failure.set(why());
+        }
+    }
+
     /// Settles `count` pending items: `rejected` of them dropped, the rest
     /// exported.
     fn settle(&self, count: u64, outcome: &Result<u64, ExportError>) {
         let dropped = match outcome {
             Ok(rejected) => (*rejected).min(count),
-            Err(_) => count,
+            Err(error) => {
+                self.note_failure(|| describe(error));
+                count
+            }
         };
         self.exported.fetch_add(count - dropped, Ordering::Relaxed);
         self.dropped.fetch_add(dropped, Ordering::Relaxed);
@@ -92,8 +108,32 @@ impl<T> Sink<T> {
         if self.tx.try_send(item).is_err() {
             self.tally.pending.fetch_sub(count, Ordering::Relaxed);
             self.tally.drop_now(count);
+            self.tally.note_failure(|| {
+                "the export queue was full: the collector is slower than the test".into()
+            });
         }
     }
+}
+
+/// An export error and its causes on one line, each said once. A gRPC
+/// status is said by its code and message, then its own causes, since
+/// its display repeats them in debug form.
+fn describe(error: &ExportError) -> String {
+    use std::error::Error;
+    let mut text = error.to_string();
+    let mut source = match error {
+        ExportError::Grpc(status) => status.source(),
+        other => other.source(),
+    };
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// What the export tasks share.

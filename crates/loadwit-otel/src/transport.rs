@@ -23,7 +23,7 @@ use crate::error::StartError;
 pub(crate) enum ExportError {
     #[error("export timed out")]
     Timeout,
-    #[error("collector answered gRPC status {0}")]
+    #[error("collector answered gRPC {:?}: {}", .0.code(), .0.message())]
     Grpc(#[from] tonic::Status),
     #[error("collector request failed: {0}")]
     Http(#[from] reqwest::Error),
