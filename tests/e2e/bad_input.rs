@@ -174,8 +174,19 @@ fn trap_fails_only_its_iteration() -> TestResult {
         .arg("run")
         .arg(&path)
         .arg("--summary-export")
-        .arg(&export));
-    assert_eq!(result.code, 0, "{result}");
+        .arg(&export)
+        .args(["--threshold", "failed_iterations: count<6"])
+        .args(["--threshold", "failed_iterations: count<7"]));
+    // Scenario errors fail the run only through a threshold, as in k6.
+    assert_eq!(result.code, 99, "{result}");
+    assert!(
+        result.stdout.contains("✗ failed_iterations: count<6"),
+        "{result}"
+    );
+    assert!(
+        result.stdout.contains("✓ failed_iterations: count<7"),
+        "{result}"
+    );
 
     // Every VU ran all six iterations: the three that trapped did not
     // stop it, because each trap got the VU a fresh instance.

@@ -87,7 +87,7 @@ impl Watch {
         {
             return;
         }
-        let outcomes = self.thresholds.evaluate(total, elapsed);
+        let outcomes = self.thresholds.evaluate_live(total, elapsed);
         let Some(breach) = outcomes.iter().find(|o| o.aborts(elapsed)) else {
             return;
         };

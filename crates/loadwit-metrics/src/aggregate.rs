@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::metric::{Builtin, CustomMetric, Metric, MetricKind};
+use crate::metric::{Builtin, CustomMetric, FAILED_ITERATIONS, Metric, MetricKind};
 use crate::sample::{IterationOutcome, Sample};
 use crate::tags::TagSet;
 use crate::trend::Trend;
@@ -381,6 +381,9 @@ impl Aggregate {
         if let Some(builtin) = Builtin::from_name(name) {
             return Some(Metric::Builtin(builtin));
         }
+        if name == FAILED_ITERATIONS {
+            return Some(Metric::Custom(Arc::new(CustomMetric::failed_iterations())));
+        }
         let custom = self.custom.get(name)?;
         Some(Metric::Custom(custom.metric.clone()))
     }
@@ -418,6 +421,11 @@ impl Aggregate {
     {
         if let Some(builtin) = Builtin::from_name(name) {
             return self.metric_matching(builtin, filter);
+        }
+        if name == FAILED_ITERATIONS {
+            // Counted once per run, without tags.
+            let sum = self.failures.total() as f64;
+            return filter.is_empty().then_some(MetricValue::Counter { sum });
         }
         let custom = self.custom.get(name)?;
         let mut total = None;

@@ -98,7 +98,8 @@ pub use aggregate::{
 };
 pub use format::{format_bytes, format_duration};
 pub use metric::{
-    Builtin, CustomMetric, GROUP_DURATION, Metric, MetricError, MetricKind, ValueUnit,
+    Builtin, CustomMetric, FAILED_ITERATIONS, GROUP_DURATION, Metric, MetricError, MetricKind,
+    ValueUnit,
 };
 pub use sample::{HttpTimings, IterationOutcome, Point, Sample, Stamped};
 pub use series::{Bucket, PointValue, SeriesPoint, TimeSeries};

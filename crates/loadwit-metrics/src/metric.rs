@@ -250,7 +250,8 @@ impl CustomMetric {
         if !valid_name(name) {
             return Err(MetricError::Name(name.to_string()));
         }
-        if Builtin::from_name(name).is_some() || name == GROUP_DURATION {
+        if Builtin::from_name(name).is_some() || [GROUP_DURATION, FAILED_ITERATIONS].contains(&name)
+        {
             return Err(MetricError::Builtin(name.to_string()));
         }
         if is_time && kind != MetricKind::Trend {
@@ -278,6 +279,17 @@ impl CustomMetric {
         }
     }
 
+    /// `failed_iterations`: iterations that returned an error or trapped,
+    /// counted by the host. k6 has no such metric; loadwit offers it so a
+    /// threshold can gate on scenario errors.
+    pub fn failed_iterations() -> Self {
+        CustomMetric {
+            name: FAILED_ITERATIONS.into(),
+            kind: MetricKind::Counter,
+            unit: ValueUnit::Plain,
+        }
+    }
+
     /// The metric's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -296,6 +308,10 @@ impl CustomMetric {
 
 /// The name of the host-recorded group duration trend.
 pub const GROUP_DURATION: &str = "group_duration";
+
+/// The name thresholds use for the count of failed iterations, which the
+/// summary reports under the same key; it takes no tag filter.
+pub const FAILED_ITERATIONS: &str = "failed_iterations";
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -13,9 +13,12 @@
 //!
 //! Expressions are parsed once into [`Threshold`]s, checked against the
 //! metric's kind when the metric is built in, and evaluated against an
-//! [`Aggregate`] as often as the engine likes. A threshold on a metric with
-//! no samples passes with no observed value, as in k6; this also covers
-//! custom metric names, which cannot be known at parse time.
+//! [`Aggregate`] as often as the engine likes. As in k6, a metric with no
+//! samples is left alone while the test runs ([`Thresholds::evaluate_live`])
+//! and counts as zero at the end ([`Thresholds::evaluate`]): `count>10`
+//! on a counter that never counted fails, `rate<0.01` on no requests
+//! passes. Custom metric names cannot be known at parse time, so an
+//! unknown name is a metric with no samples.
 
 mod parse;
 
@@ -182,7 +185,7 @@ impl Threshold {
     pub fn parse(metric_key: &str, expression: &str) -> Result<Threshold, ThresholdError> {
         let (metric, filter) = parse::metric_key(metric_key)?;
         parse::near_builtin(&metric)?;
-        let kind = Builtin::from_name(&metric).map(Builtin::kind);
+        let kind = parse::known_kind(metric_key, &metric, &filter)?;
         let (aggregation, op, value) = parse::expression(&metric, kind, expression)?;
         Ok(Threshold {
             metric,
@@ -258,7 +261,8 @@ pub struct ThresholdOutcome {
     /// The observed number (milliseconds for time trends), or `None` when
     /// the metric had no matching samples.
     pub observed: Option<f64>,
-    /// Whether the threshold held; always true without samples.
+    /// Whether the threshold held. Without samples it is judged on zero
+    /// at the end of the test, and holds while the test runs.
     pub passed: bool,
     /// The metric, when it is built in or had samples; it tells how to
     /// show the observed number.
@@ -346,14 +350,37 @@ impl Thresholds {
         self.0.is_empty()
     }
 
-    /// Evaluates every threshold against `aggregate`, `elapsed` into the
-    /// test (used by `rate` on counters). Outcomes come in threshold order.
+    /// Evaluates every threshold against the test's final `aggregate`,
+    /// `elapsed` into the test (used by `rate` on counters); a metric
+    /// with no samples counts as zero, as in k6's final evaluation.
+    /// Outcomes come in threshold order.
     pub fn evaluate(&self, aggregate: &Aggregate, elapsed: Duration) -> Vec<ThresholdOutcome> {
+        self.judge(aggregate, elapsed, Some(0.0))
+    }
+
+    /// Evaluates every threshold while the test runs: one on a metric
+    /// with no samples yet passes, as k6's periodic evaluation skips
+    /// empty metrics, so `abortOnFail` never fires on what has not
+    /// happened yet.
+    pub fn evaluate_live(&self, aggregate: &Aggregate, elapsed: Duration) -> Vec<ThresholdOutcome> {
+        self.judge(aggregate, elapsed, None)
+    }
+
+    /// Evaluates every threshold, judging one without samples on `empty`
+    /// (zero at the end), or passing it when `None`.
+    fn judge(
+        &self,
+        aggregate: &Aggregate,
+        elapsed: Duration,
+        empty: Option<f64>,
+    ) -> Vec<ThresholdOutcome> {
         self.0
             .iter()
             .map(|threshold| {
                 let observed = threshold.observe(aggregate, elapsed);
-                let passed = observed.is_none_or(|o| threshold.op.holds(o, threshold.value));
+                let passed = observed
+                    .or(empty)
+                    .is_none_or(|o| threshold.op.holds(o, threshold.value));
                 ThresholdOutcome {
                     threshold: threshold.clone(),
                     observed,

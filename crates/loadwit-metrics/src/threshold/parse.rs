@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Aggregation, Op, Threshold};
-use crate::metric::{Builtin, MetricKind};
+use crate::metric::{Builtin, FAILED_ITERATIONS, GROUP_DURATION, MetricKind};
 
 /// Why a threshold was rejected. Messages are lowercase, quote the
 /// offending text in backticks and end with a hint after a semicolon.
@@ -122,23 +122,27 @@ pub fn parse_cli_threshold(text: &str) -> Result<(String, String), ThresholdErro
     })
 }
 
-/// Built-in names at least this long are checked for near misses;
-/// shorter ones (`vus`, `checks`) are too close to ordinary words.
-const CHECKED_NAME_LEN: usize = 7;
-
-/// Edits between a name and a built-in one that still count as a typo.
-const TYPO_EDITS: usize = 2;
+/// Built-in names shorter than this (`vus`, `checks`) allow one edit as
+/// a typo; longer ones two.
+const LONG_NAME: usize = 7;
 
 /// Refuses a name a typo or two away from a built-in metric's. Custom
 /// metrics are declared while the test runs, so a threshold on an
 /// unknown name cannot be refused up front as k6 does; a near miss of a
 /// built-in name is the mistake worth catching before the run.
 pub(super) fn near_builtin(metric: &str) -> Result<(), ThresholdError> {
-    if Builtin::from_name(metric).is_some() {
+    let builtins = || {
+        Builtin::ALL
+            .into_iter()
+            .map(Builtin::name)
+            .chain([GROUP_DURATION, FAILED_ITERATIONS])
+    };
+    if builtins().any(|name| name == metric) {
         return Ok(());
     }
-    let near = Builtin::ALL.into_iter().map(Builtin::name).find(|name| {
-        name.len() >= CHECKED_NAME_LEN && strsim::damerau_levenshtein(metric, name) <= TYPO_EDITS
+    let near = builtins().find(|name| {
+        let typo = if name.len() < LONG_NAME { 1 } else { 2 };
+        strsim::damerau_levenshtein(metric, name) <= typo
     });
     match near {
         Some(builtin) => Err(ThresholdError::NearBuiltin {
@@ -147,6 +151,31 @@ pub(super) fn near_builtin(metric: &str) -> Result<(), ThresholdError> {
         }),
         None => Ok(()),
     }
+}
+
+/// The kind of a metric the host records, so its aggregations can be
+/// checked before the run; `None` for a custom metric.
+///
+/// # Errors
+///
+/// A tag filter on `failed_iterations`, which is counted without tags.
+pub(super) fn known_kind(
+    key: &str,
+    metric: &str,
+    filter: &[(String, String)],
+) -> Result<Option<MetricKind>, ThresholdError> {
+    if metric == FAILED_ITERATIONS {
+        if !filter.is_empty() {
+            return Err(ThresholdError::MetricKey {
+                key: key.to_string(),
+                reason: format!(
+                    "`{FAILED_ITERATIONS}` is counted without tags, so it takes no filter"
+                ),
+            });
+        }
+        return Ok(Some(MetricKind::Counter));
+    }
+    Ok(Builtin::from_name(metric).map(Builtin::kind))
 }
 
 /// Parses `name` or `name{key:value,...}`.

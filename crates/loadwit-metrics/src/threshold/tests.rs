@@ -325,18 +325,25 @@ fn evaluation_passes_and_fails_on_observed_values() {
 }
 
 #[test]
-fn thresholds_without_samples_pass() {
-    let outcomes = evaluate(
-        &[
-            "dropped_iterations: count<1",
-            "http_req_duration{name:nowhere}: p(95)<1",
-            "my_custom_trend: p(95)<1",
-            "http_reqs: rate>1000",
-        ],
-        Duration::ZERO,
-    );
-    for outcome in outcomes {
-        assert!(outcome.passed && outcome.observed.is_none(), "{outcome:?}");
+fn thresholds_without_samples_count_zero_at_the_end_and_wait_while_running() {
+    let lines = [
+        ("dropped_iterations: count<1", true),
+        ("http_req_duration{name:nowhere}: p(95)<1", true),
+        ("my_custom_trend: p(95)<1", true),
+        ("my_custom_counter: count>10", false),
+        ("http_reqs{name:nowhere}: rate>1000", false),
+    ];
+    let mut thresholds = Thresholds::new();
+    for (line, _) in lines {
+        thresholds.push_cli(line).unwrap();
+    }
+    let aggregate = crafted();
+    let at_end = thresholds.evaluate(&aggregate, Duration::from_secs(1));
+    let running = thresholds.evaluate_live(&aggregate, Duration::from_secs(1));
+    for (((line, passes), end), live) in lines.iter().zip(&at_end).zip(&running) {
+        assert!(end.observed.is_none(), "{line}: {end:?}");
+        assert_eq!(end.passed, *passes, "{line} at the end: {end:?}");
+        assert!(live.passed, "{line} while running: {live:?}");
     }
 }
 
@@ -384,6 +391,10 @@ fn near_misses_of_built_in_names_are_refused_with_the_name_meant() {
         ("http_req_duraiton", "http_req_duration"),
         ("iteration", "iterations"),
         ("http_req_faild", "http_req_failed"),
+        ("group_durations", "group_duration"),
+        ("chekcs", "checks"),
+        ("check", "checks"),
+        ("vu", "vus"),
     ] {
         let message = error(typo, "p(95)<500");
         assert!(
@@ -391,9 +402,36 @@ fn near_misses_of_built_in_names_are_refused_with_the_name_meant() {
             "{typo}: {message}"
         );
     }
-    // Custom names a few letters from a built-in one, or near only short
-    // built-in names, are taken as written.
-    for custom in ["cart_duration", "orders", "bus", "check", "errors"] {
+    // Names further from every built-in one are taken as written, as
+    // are the built-in names themselves.
+    for custom in ["cart_duration", "orders", "errors"] {
         parse(custom, "count<10");
     }
+    parse("group_duration", "p(95)<10");
+    parse("vus", "value<10");
+}
+
+#[test]
+fn failed_iterations_count_every_failure_and_take_no_filter() {
+    let mut aggregate = Aggregate::new();
+    for outcome in [
+        IterationOutcome::Failed("boom".into()),
+        IterationOutcome::Completed,
+        IterationOutcome::Failed("bang".into()),
+    ] {
+        aggregate.add(&Sample::Iteration {
+            tags: TagSet::default(),
+            duration: Duration::from_millis(5),
+            outcome,
+        });
+    }
+    let mut thresholds = Thresholds::new();
+    thresholds.push_cli("failed_iterations: count<2").unwrap();
+    thresholds.push_cli("failed_iterations: count<3").unwrap();
+    let outcomes = thresholds.evaluate(&aggregate, Duration::from_secs(1));
+    assert_eq!(outcomes[0].observed, Some(2.0));
+    assert!(!outcomes[0].passed && outcomes[1].passed, "{outcomes:?}");
+    let message = error("failed_iterations{scenario:a}", "count<1");
+    assert!(message.contains("takes no filter"), "{message}");
+    assert!(error("failed_iterations", "p(95)<1").contains("counter"));
 }
