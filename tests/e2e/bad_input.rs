@@ -157,6 +157,24 @@ fn refused_connections_fail_the_threshold_with_a_reason() -> TestResult {
     assert!(requests > 0.0);
     assert_eq!(number(&json, "/metrics/http_req_failed/value"), 1.0);
     assert!(result.stdout.contains("connection-refused"), "{result}");
+
+    // Without thresholds the run passes, as in k6, and the line warns.
+    let config = scratch("refused").join("no-thresholds.json");
+    std::fs::write(&config, r#"{"thresholds": {}}"#)?;
+    let unjudged = run(loadwit()
+        .arg("run")
+        .arg(guest("shop_stress"))
+        .args(["--vus", "1", "--iterations", "2"])
+        .arg("--config")
+        .arg(&config)
+        .args(["-e", &format!("BASE_URL=http://127.0.0.1:{port}")]));
+    assert_eq!(unjudged.code, 0, "{unjudged}");
+    assert!(
+        unjudged
+            .stderr
+            .contains("warning: no request got a response (connection-refused ×"),
+        "{unjudged}"
+    );
     Ok(())
 }
 

@@ -476,7 +476,14 @@ impl Results<'_> {
         }
 
         if let Some(reason) = diagnosis::unreachable_target(&report.aggregate) {
-            eprintln!("error: {reason}");
+            // Without a failed threshold the run still passes, as in k6;
+            // the line then warns rather than claims an error.
+            let level = if report::any_failed(&outcomes) {
+                "error"
+            } else {
+                "warning"
+            };
+            eprintln!("{level}: {reason}");
         }
         self.report_aborts();
         let write_failed = |e| Failure::new(ExitCode::ScenarioFailed, e);
