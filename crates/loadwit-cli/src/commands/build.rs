@@ -147,12 +147,15 @@ pub fn detect(dir: &Path) -> anyhow::Result<Lang> {
     }
 }
 
-/// The directory holding loadwit's WIT and SDKs.
+/// The directory holding loadwit's WIT and SDKs: `LOADWIT_HOME`, else
+/// the checkout this binary was built from. Resolved, so the paths that
+/// messages and generated projects name read plainly.
 pub fn home() -> PathBuf {
-    match std::env::var_os("LOADWIT_HOME") {
+    let home = match std::env::var_os("LOADWIT_HOME") {
         Some(home) if !home.is_empty() => PathBuf::from(home),
         _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
-    }
+    };
+    home.canonicalize().unwrap_or(home)
 }
 
 fn crate_name(dir: &Path) -> String {

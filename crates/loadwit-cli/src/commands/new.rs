@@ -72,7 +72,6 @@ fn create(dir: &Path, lang: Lang) -> anyhow::Result<()> {
         bail!("`{}` already exists; pick another name", dir.display());
     }
     let home = home();
-    let home = home.canonicalize().unwrap_or(home);
     let templates = match lang {
         Lang::Rust => RUST,
         Lang::Python => PYTHON,
