@@ -472,3 +472,28 @@ fn arrival_rate_measurements() -> TestResult {
     );
     Ok(())
 }
+
+/// The first run of a component says it is compiling, which takes seconds
+/// for Python and JavaScript; the next loads it from the cache quietly.
+#[test]
+fn a_first_compile_is_announced_and_a_cached_one_is_quiet() -> TestResult {
+    let dir = scratch("compile_notice");
+    let wasm = fixtures::trivial(r#"{"vus": 1, "iterations": 1}"#);
+    let path = fixtures::write(&dir, "s.wasm", &wasm);
+    let cache = dir.join("cache");
+    let dry_run = || {
+        run(loadwit()
+            .arg("run")
+            .arg(&path)
+            .arg("--dry-run")
+            .env("LOADWIT_CACHE_DIR", &cache))
+    };
+    let notice = "compiling the component; later runs load it from the cache";
+    let first = dry_run();
+    assert_eq!(first.code, 0, "{first}");
+    assert!(first.stderr.contains(notice), "{first}");
+    let second = dry_run();
+    assert_eq!(second.code, 0, "{second}");
+    assert!(!second.stderr.contains("compiling"), "{second}");
+    Ok(())
+}

@@ -40,10 +40,12 @@ fn main() -> ExitCode {
 
 /// Diagnostics go to stderr through `tracing`, filtered by `LOADWIT_LOG`
 /// (for example `LOADWIT_LOG=debug`). Guest output (the `guest` target)
-/// shows by default, as a scenario's `console.log` does in k6.
+/// shows by default, as a scenario's `console.log` does in k6, and so do
+/// notices of slow steps (`loadwit::progress`, such as a first compile).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOADWIT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,guest=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOADWIT_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,guest=info,loadwit::progress=info")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -23,6 +23,7 @@ pub(crate) fn compile(
     dir: Option<&Path>,
 ) -> wasmtime::Result<Component> {
     let Some(dir) = dir else {
+        announce(wasm, "");
         return Component::new(engine, wasm);
     };
     let path = dir.join(format!("{}.cwasm", key(engine, wasm)));
@@ -42,6 +43,7 @@ pub(crate) fn compile(
         }
     }
 
+    announce(wasm, "; later runs load it from the cache");
     let started = std::time::Instant::now();
     let component = Component::new(engine, wasm)?;
     tracing::info!(elapsed = ?started.elapsed(), "component compiled");
@@ -49,6 +51,14 @@ pub(crate) fn compile(
         tracing::warn!(dir = %dir.display(), %error, "cannot cache the compiled component");
     }
     Ok(component)
+}
+
+/// Says a compile is starting, on the target the CLI shows by default:
+/// a Python or JavaScript component takes seconds, which would otherwise
+/// pass in silence.
+fn announce(wasm: &[u8], then: &str) {
+    let size = format!("{:.1} MiB", wasm.len() as f64 / (1024.0 * 1024.0));
+    tracing::info!(target: "loadwit::progress", %size, "compiling the component{then}");
 }
 
 fn key(engine: &Engine, wasm: &[u8]) -> String {
