@@ -1,4 +1,5 @@
-//! Human-readable numbers, shaped like k6's end-of-test summary.
+//! Human-readable numbers, shaped like k6's end-of-test summary, and
+//! errors on one line.
 //!
 //! Durations are truncated, never rounded up, so `999.999ms` never shows as
 //! `1s`; byte sizes are decimal (`kB`, `MB`) and rounded to one decimal below
@@ -151,6 +152,26 @@ fn trim_decimals(value: f64, decimals: usize) -> String {
     }
 }
 
+/// An error and its causes on one line, `outer: inner: root`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    join_causes(error.to_string(), error.source())
+}
+
+/// `text`, then `cause` and each of its own causes, each said once: a
+/// cause whose words are already there (a wrapper repeating its inner
+/// error's) is skipped.
+pub fn join_causes(mut text: String, mut cause: Option<&dyn std::error::Error>) -> String {
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +233,31 @@ mod tests {
         assert_eq!(format_percent(0.8), "80.00%");
         assert_eq!(format_percent(0.999_99), "99.99%");
         assert_eq!(format_percent(0.0), "0.00%");
+    }
+
+    /// An error with fixed words and an optional cause.
+    #[derive(Debug)]
+    struct Wrapper(&'static str, Option<Box<dyn std::error::Error>>);
+
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref()
+        }
+    }
+
+    #[test]
+    fn error_chains_say_each_cause_once() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let inner = Wrapper("tcp connect error", Some(Box::new(refused)));
+        let outer = Wrapper("tcp connect error", Some(Box::new(inner)));
+        assert_eq!(error_chain(&outer), "tcp connect error: refused");
+        let plain = Wrapper("request failed", None);
+        assert_eq!(error_chain(&plain), "request failed");
     }
 }

@@ -120,20 +120,11 @@ impl<T> Sink<T> {
 /// its display repeats them in debug form.
 fn describe(error: &ExportError) -> String {
     use std::error::Error;
-    let mut text = error.to_string();
-    let mut source = match error {
+    let causes = match error {
         ExportError::Grpc(status) => status.source(),
         other => other.source(),
     };
-    while let Some(cause) = source {
-        let said = cause.to_string();
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        source = cause.source();
-    }
-    text
+    loadwit_metrics::format::join_causes(error.to_string(), causes)
 }
 
 /// What the export tasks share.

@@ -13,6 +13,7 @@ use loadwit_engine::{
     ExecutionSegment, Live, Options, Plan, Report, SegmentSequence, Share, Stop, StopLevel,
     StopReason, Test,
 };
+use loadwit_metrics::format;
 use loadwit_otel::{Otel, OtelConfig};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -246,24 +247,13 @@ async fn try_dial(
 ) -> Result<Link, String> {
     let channel = loadwit_dist::connect(address, tls)
         .await
-        .map_err(|e| error_chain(&e))?;
+        .map_err(|e| format::error_chain(&e))?;
     let (outbound, queued) = mpsc::channel(64);
     let _ = outbound.send(hello).await;
     let inbound = loadwit_dist::open_session(channel, ReceiverStream::new(queued))
         .await
         .map_err(|status| status.message().to_string())?;
     Ok(Link { outbound, inbound })
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Waits for the share; `None` when the coordinator stopped the test

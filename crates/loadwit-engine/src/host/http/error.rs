@@ -4,6 +4,8 @@
 use std::error::Error as _;
 use std::io;
 
+use loadwit_metrics::format::error_chain;
+
 use crate::host::loadwit::scenario::types::{ErrorKind, HttpError};
 
 /// The `error_code` tag value of an error kind, stable across versions.
@@ -64,7 +66,7 @@ pub(crate) fn handshake_error(error: &io::Error, host: &str) -> HttpError {
 /// A failure while sending the request or reading the response, on a
 /// connection that is `secure` (TLS) or not.
 pub(crate) fn transfer_error(error: &hyper::Error, secure: bool) -> HttpError {
-    let message = chain(error);
+    let message = error_chain(error);
     let io = io_kind(error);
     // rustls reports as `InvalidData`; HTTP/2 keeps only the kind and the
     // text of its I/O errors, so the kind is all there is to go on.
@@ -123,55 +125,4 @@ fn io_kind(error: &hyper::Error) -> Option<io::ErrorKind> {
         source = inner.source();
     }
     None
-}
-
-/// The error and its causes on one line, as the summary shows them. A
-/// cause whose text is already there (a wrapper repeating its inner
-/// error's words) is said once.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let said = inner.to_string();
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        source = inner.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io;
-
-    use super::chain;
-
-    /// An error whose text is fixed and whose source is `inner`.
-    #[derive(Debug)]
-    struct Wrapper(
-        &'static str,
-        Option<Box<dyn std::error::Error + Send + Sync>>,
-    );
-
-    impl std::fmt::Display for Wrapper {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(self.0)
-        }
-    }
-
-    impl std::error::Error for Wrapper {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            self.1.as_deref().map(|e| e as _)
-        }
-    }
-
-    #[test]
-    fn a_cause_repeating_its_wrapper_is_said_once() {
-        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "Connection refused");
-        let inner = Wrapper("tcp connect error", Some(Box::new(refused)));
-        let outer = Wrapper("tcp connect error", Some(Box::new(inner)));
-        assert_eq!(chain(&outer), "tcp connect error: Connection refused");
-    }
 }
