@@ -137,14 +137,23 @@ fn unparsable_threshold_exits_104() {
 fn refused_connections_fail_the_threshold_with_a_reason() -> TestResult {
     // A port that was free a moment ago and has nothing listening now.
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let export = scratch("refused").join("summary.json");
-    let result = run(loadwit()
-        .arg("run")
-        .arg(guest("shop_stress"))
-        .args(["--vus", "2", "--duration", "1s"])
-        .arg("--summary-export")
-        .arg(&export)
-        .args(["-e", &format!("BASE_URL=http://127.0.0.1:{port}")]));
+    let dir = scratch("refused");
+    let flagship_against_nothing = |flags: &[&std::ffi::OsStr]| {
+        run(loadwit()
+            .arg("run")
+            .arg(guest("shop_stress"))
+            .args(["-e", &format!("BASE_URL=http://127.0.0.1:{port}")])
+            .args(flags))
+    };
+    let export = dir.join("summary.json");
+    let result = flagship_against_nothing(&[
+        "--vus".as_ref(),
+        "2".as_ref(),
+        "--duration".as_ref(),
+        "1s".as_ref(),
+        "--summary-export".as_ref(),
+        export.as_os_str(),
+    ]);
     assert_eq!(result.code, 99, "{result}");
     let line = error_line(&result.stderr);
     assert!(
@@ -159,15 +168,14 @@ fn refused_connections_fail_the_threshold_with_a_reason() -> TestResult {
     assert!(result.stdout.contains("connection-refused"), "{result}");
 
     // Without thresholds the run passes, as in k6, and the line warns.
-    let config = scratch("refused").join("no-thresholds.json");
+    let config = dir.join("no-thresholds.json");
     std::fs::write(&config, r#"{"thresholds": {}}"#)?;
-    let unjudged = run(loadwit()
-        .arg("run")
-        .arg(guest("shop_stress"))
-        .args(["--vus", "1", "--iterations", "2"])
-        .arg("--config")
-        .arg(&config)
-        .args(["-e", &format!("BASE_URL=http://127.0.0.1:{port}")]));
+    let unjudged = flagship_against_nothing(&[
+        "--iterations".as_ref(),
+        "2".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ]);
     assert_eq!(unjudged.code, 0, "{unjudged}");
     assert!(
         unjudged
