@@ -5,7 +5,9 @@ pub(crate) mod fixtures;
 
 use std::net::TcpListener;
 
-use crate::support::{TestResult, guest, loadwit, number, read_json, run, scratch};
+use loadwit_shop::{Route, ShopConfig};
+
+use crate::support::{Shop, TestResult, guest, loadwit, number, read_json, run, scratch};
 
 /// Runs `loadwit run FILE` and returns the process outcome.
 fn run_file(path: &std::path::Path, extra: &[&str]) -> crate::support::Run {
@@ -227,5 +229,35 @@ fn trap_fails_only_its_iteration() -> TestResult {
     assert!(message.contains("unreachable"), "{message}");
     assert_eq!(count.as_u64(), Some(6));
     assert!(result.stdout.contains("unreachable"), "{result}");
+    Ok(())
+}
+
+/// A `setup` that returns an error fails the run with exit 107 and its
+/// reason, after the summary of what it sent is written; no iteration
+/// and no `teardown` run.
+#[test]
+fn failing_setup_exits_107_with_its_reason_and_the_summary() -> TestResult {
+    let shop = Shop::start(ShopConfig::default());
+    let export = scratch("setup_fails").join("summary.json");
+    let result = run(loadwit()
+        .arg("run")
+        .arg(guest("lifecycle"))
+        .args(["--vus", "1", "--iterations", "3"])
+        .args(["-e", &format!("BASE_URL={}", shop.url())])
+        .args(["-e", "FAIL_IN_SETUP=1"])
+        .arg("--summary-export")
+        .arg(&export));
+    assert_eq!(result.code, 107, "{result}");
+    let line = error_line(&result.stderr);
+    assert!(
+        line.contains("`setup` failed: the target refused the setup"),
+        "{line}"
+    );
+    let json = read_json(&export);
+    assert_eq!(number(&json, "/metrics/http_reqs/count"), 1.0);
+    let stats = shop.shop.stats();
+    assert_eq!(stats.count(Route::Health), 1);
+    assert_eq!(stats.count(Route::Categories), 0);
+    assert_eq!(stats.count(Route::Me), 0);
     Ok(())
 }

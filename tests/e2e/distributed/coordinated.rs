@@ -607,6 +607,26 @@ fn abort_in_setup_stops_the_fleet_with_exit_108() -> TestResult {
     Ok(())
 }
 
+/// A `setup` that returns an error is a failure, not a verdict: exit
+/// 107 with its reason, and the agents stop cleanly.
+#[test]
+fn failing_setup_stops_the_fleet_with_exit_107() -> TestResult {
+    let options = r#"{"scenarios": {"shared": {"executor": "shared-iterations",
+        "vus": 3, "iterations": 30, "maxDuration": "60s"}}}"#;
+    let fail = ["-e", "FAIL_IN_SETUP=1"];
+    let (finished, shop) = lifecycle_fleet("distributed_setup_fails", options, &fail);
+    assert_eq!(finished.code, 107, "{finished}");
+    assert!(
+        finished
+            .stderr_text()
+            .contains("`setup` failed: the target refused the setup"),
+        "{finished}"
+    );
+    assert_eq!(finished.agent_codes, vec![0; AGENTS], "{finished}");
+    assert_eq!(shop.shop.stats().count(Route::Categories), 0, "{finished}");
+    Ok(())
+}
+
 /// Each agent's third of 300 iterations passes `count<250`; the fleet's
 /// total does not.
 #[test]

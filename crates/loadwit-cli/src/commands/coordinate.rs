@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use loadwit_engine::{Report, RunError, Stop};
+use loadwit_engine::{Report, Stop};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
@@ -206,20 +206,7 @@ fn conclude(
                 vus_max: 0,
                 teardown: None,
             };
-            results.setup_failed = true;
-            // `abort()` in setup is the scenario's verdict (exit 108, as
-            // `loadwit run` gives); anything else is a failure to explain.
-            let failure = match error {
-                RunError::Aborted { reason, .. } => {
-                    results.live.scenario_abort.get_or_insert(reason);
-                    None
-                }
-                error => Some(Failure::new(
-                    ExitCode::ScenarioFailed,
-                    anyhow::anyhow!(error),
-                )),
-            };
-            (ran, failure)
+            (ran, results.ended_in_setup(error))
         }
         Err(Halt::NoAgents) => {
             let failure = Failure::new(

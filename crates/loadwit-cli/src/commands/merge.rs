@@ -29,9 +29,9 @@ use crate::settings::Settings;
 ///
 /// Exit codes: 0 success, 99 a threshold failed on the merged result (or
 /// a part was aborted by one), 104 a file is unreadable, the files do
-/// not belong together or a part is missing, 105 a part was stopped from outside, 107 a part's
-/// scenario failed to load or its setup or teardown failed, 108 a part's
-/// scenario aborted the test.
+/// not belong together or a part is missing, 105 a part was stopped from
+/// outside, 107 a part's scenario failed to load or its setup or teardown
+/// failed, 108 a part's scenario aborted the test.
 ///
 /// Examples:
 ///

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use loadwit_engine::options::StageOptions;
-use loadwit_engine::{Live, Options, Plan, Report, Stop, StopLevel, Test, TestError};
+use loadwit_engine::{Live, Options, Plan, Report, RunError, Stop, StopLevel, Test, TestError};
 use loadwit_metrics::{RunInfo, ThresholdOutcome, Thresholds};
 use loadwit_otel::{Otel, OtelConfig};
 
@@ -263,16 +263,9 @@ async fn execute_async(args: &RunArgs) -> Result<ExitCode, Failure> {
                 stopped: stop.level(),
                 teardown: None,
             };
-            results.setup_failed = true;
-            // `abort()` in setup is the scenario's own verdict, already
-            // reported; anything else in setup is a failure to explain.
-            match results.finish(report)? {
-                ExitCode::ScenarioAborted => Ok(ExitCode::ScenarioAborted),
-                _ => Err(Failure::new(
-                    ExitCode::ScenarioFailed,
-                    anyhow::anyhow!(error),
-                )),
-            }
+            let failure = results.ended_in_setup(error);
+            let code = results.finish(report)?;
+            failure.map_or(Ok(code), Err)
         }
         Err(error) => Err(load_failure(error)),
     }
@@ -460,6 +453,20 @@ pub(crate) struct Results<'a> {
 }
 
 impl Results<'_> {
+    /// Notes that `setup` ended the run. `abort()` there is the
+    /// scenario's own verdict (exit 108); anything else is a failure to
+    /// explain, handed back to be returned once the summary is written.
+    pub(crate) fn ended_in_setup(&mut self, error: RunError) -> Option<Failure> {
+        self.setup_failed = true;
+        match error {
+            RunError::Aborted { reason, .. } => {
+                self.live.scenario_abort.get_or_insert(reason);
+                None
+            }
+            error => Some(Failure::new(ExitCode::ScenarioFailed, error)),
+        }
+    }
+
     /// Prints and writes the summary and reports, then decides the exit
     /// code.
     pub(crate) fn finish(self, report: Report) -> Result<ExitCode, Failure> {

@@ -7,7 +7,8 @@
 //!
 //! Variables: `BASE_URL` (default `http://127.0.0.1:3000`), `PAUSE`
 //! (seconds slept after each iteration, default 0), `ABORT_IN_SETUP`
-//! (when set, `setup` aborts the test after its request).
+//! (when set, `setup` aborts the test after its request), `FAIL_IN_SETUP`
+//! (when set, `setup` returns an error after its request).
 
 use loadwit_guest::{
     Scenario, abort, check, env, env_or, env_parse, http, setup_data, setup_json, sleep_secs,
@@ -29,6 +30,9 @@ impl Scenario for Lifecycle {
         check::status(&res, "setup reached the target", 200);
         if env("ABORT_IN_SETUP").is_some() {
             abort("the target is not ready");
+        }
+        if env("FAIL_IN_SETUP").is_some() {
+            return Err("the target refused the setup".into());
         }
         setup_json(TOKEN)
     }
