@@ -575,55 +575,45 @@ fn lifecycle_fleet(test: &str, options: &str, coordinator: &[&str]) -> (Finished
     (finished, shop)
 }
 
-/// `abort()` in `setup`, which the coordinator runs, is the scenario's
-/// verdict: exit 108 as `loadwit run` gives, no iteration anywhere, and
-/// no `teardown`.
+/// A `setup` that ends the run, which the coordinator runs: `abort()` is
+/// the scenario's verdict (exit 108, as `loadwit run` gives, with no
+/// error line), an error is a failure (107, with its reason). Either way
+/// no iteration runs anywhere, `teardown` does not run, and the agents
+/// stop cleanly.
 #[test]
-fn abort_in_setup_stops_the_fleet_with_exit_108() -> TestResult {
+fn a_setup_that_aborts_or_fails_stops_the_fleet() -> TestResult {
     let options = r#"{"scenarios": {"shared": {"executor": "shared-iterations",
         "vus": 3, "iterations": 30, "maxDuration": "60s"}}}"#;
-    let abort = ["-e", "ABORT_IN_SETUP=1"];
-    let (finished, shop) = lifecycle_fleet("distributed_setup_abort", options, &abort);
-    assert_eq!(finished.code, 108, "{finished}");
-    let stderr = finished.stderr_text();
-    assert!(
-        stderr.contains("aborted by the scenario: the target is not ready"),
-        "{finished}"
-    );
-    assert!(
-        !stderr.contains("error:"),
-        "no failure is reported\n{finished}"
-    );
-    assert_eq!(finished.agent_codes, vec![0; AGENTS], "{finished}");
-    let stats = shop.shop.stats();
-    assert_eq!(stats.count(Route::Health), 1, "setup ran once\n{finished}");
-    assert_eq!(stats.count(Route::Categories), 0, "{finished}");
-    assert_eq!(stats.count(Route::Me), 0, "no teardown\n{finished}");
-    assert_eq!(count(&finished.summary, "http_reqs"), 1.0, "{finished}");
-    assert!(
-        finished.summary.pointer("/metrics/iterations").is_none(),
-        "{finished}"
-    );
-    Ok(())
-}
-
-/// A `setup` that returns an error is a failure, not a verdict: exit
-/// 107 with its reason, and the agents stop cleanly.
-#[test]
-fn failing_setup_stops_the_fleet_with_exit_107() -> TestResult {
-    let options = r#"{"scenarios": {"shared": {"executor": "shared-iterations",
-        "vus": 3, "iterations": 30, "maxDuration": "60s"}}}"#;
-    let fail = ["-e", "FAIL_IN_SETUP=1"];
-    let (finished, shop) = lifecycle_fleet("distributed_setup_fails", options, &fail);
-    assert_eq!(finished.code, 107, "{finished}");
-    assert!(
-        finished
-            .stderr_text()
-            .contains("`setup` failed: the target refused the setup"),
-        "{finished}"
-    );
-    assert_eq!(finished.agent_codes, vec![0; AGENTS], "{finished}");
-    assert_eq!(shop.shop.stats().count(Route::Categories), 0, "{finished}");
+    let cases = [
+        (
+            "ABORT_IN_SETUP=1",
+            108,
+            "aborted by the scenario: the target is not ready",
+        ),
+        (
+            "FAIL_IN_SETUP=1",
+            107,
+            "`setup` failed: the target refused the setup",
+        ),
+    ];
+    for (variable, code, said) in cases {
+        let test = format!("distributed_setup_{}", &variable[..5].to_lowercase());
+        let (finished, shop) = lifecycle_fleet(&test, options, &["-e", variable]);
+        assert_eq!(finished.code, code, "{finished}");
+        let stderr = finished.stderr_text();
+        assert!(stderr.contains(said), "{finished}");
+        assert_eq!(stderr.contains("error:"), code == 107, "{finished}");
+        assert_eq!(finished.agent_codes, vec![0; AGENTS], "{finished}");
+        let stats = shop.shop.stats();
+        assert_eq!(stats.count(Route::Health), 1, "setup ran once\n{finished}");
+        assert_eq!(stats.count(Route::Categories), 0, "{finished}");
+        assert_eq!(stats.count(Route::Me), 0, "no teardown\n{finished}");
+        assert_eq!(count(&finished.summary, "http_reqs"), 1.0, "{finished}");
+        assert!(
+            finished.summary.pointer("/metrics/iterations").is_none(),
+            "{finished}"
+        );
+    }
     Ok(())
 }
 
